@@ -1,0 +1,30 @@
+"""hwlib — the small library of the meta-learning homework.
+
+Data (:mod:`~hwlib.omniglot`, :mod:`~hwlib.splits`, :mod:`~hwlib.download`), tasks
+(:mod:`~hwlib.tasks`, :mod:`~hwlib.sinusoid`), functional models (:mod:`~hwlib.models`) and the
+meta-learning skeleton (:mod:`~hwlib.learner`, :mod:`~hwlib.outer_loop`,
+:mod:`~hwlib.evaluate`, :mod:`~hwlib.checkpoint`).  The algorithm-specific pieces — the inner
+loop and the meta-loss — are yours to write in the notebook.
+"""
+
+from .device import default_device
+from .download import download_omniglot
+from .errors import CacheError, CorruptDataError, DataNotFoundError, DownloadError, HwlibError
+from .evaluate import EvalResult, accuracy, evaluate, mean_ci95
+from .learner import MetaLearner
+from .models import MLP, Conv4, detach_params, forward, init_params, split_body_head
+from .omniglot import CharacterSet, load_set
+from .outer_loop import TrainConfig, TrainResult, meta_train
+from .sinusoid import SinusoidSampler
+from .splits import Splits, omniglot_splits
+from .tasks import EpisodeSampler, FixedTaskSet, TaskBatch
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CacheError", "CharacterSet", "Conv4", "CorruptDataError", "DataNotFoundError",
+    "DownloadError", "EpisodeSampler", "EvalResult", "FixedTaskSet", "HwlibError", "MLP",
+    "MetaLearner", "SinusoidSampler", "Splits", "TaskBatch", "TrainConfig", "TrainResult",
+    "accuracy", "default_device", "detach_params", "download_omniglot", "evaluate", "forward",
+    "init_params", "load_set", "mean_ci95", "meta_train", "omniglot_splits", "split_body_head",
+]

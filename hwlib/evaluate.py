@@ -1,0 +1,76 @@
+"""Evaluation: adapt φ on each task's support set, score θ̂ on its query set, report mean ± 95% CI.
+
+For a fixed set of M test tasks with query accuracies a_1..a_M, the reported number is
+mean(a) ± 1.96 · std(a) / √M — the usual 95% confidence interval of the mean accuracy of
+few-shot learning papers (normal approximation over tasks).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from .learner import AdaptFn, Params
+from .models import forward
+from .progress import progress_bar
+from .tasks import FixedTaskSet, TaskBatch
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Fraction of rows of ``logits`` whose arg-max equals ``labels`` (a 0-d tensor)."""
+    return (logits.argmax(dim=-1) == labels).float().mean()
+
+
+def mean_ci95(values: torch.Tensor | list[float]) -> tuple[float, float]:
+    """``(mean, half-width of the 95% confidence interval)`` of per-task values."""
+    v = torch.as_tensor(values, dtype=torch.float64).flatten()
+    if v.numel() == 0:
+        raise ValueError("mean_ci95 needs at least one value")
+    ci = 1.96 * v.std(unbiased=True).item() / math.sqrt(v.numel()) if v.numel() > 1 else math.nan
+    return v.mean().item(), ci
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Per-task query accuracies and their summary."""
+
+    accuracies: torch.Tensor
+    steps: int
+
+    @property
+    def mean(self) -> float:
+        return mean_ci95(self.accuracies)[0]
+
+    @property
+    def ci95(self) -> float:
+        return mean_ci95(self.accuracies)[1]
+
+    def __str__(self) -> str:
+        return (f"{100 * self.mean:.2f}% ± {100 * self.ci95:.2f}% (95% CI, {len(self.accuracies)} "
+                f"tasks, {self.steps} inner steps)")
+
+
+def evaluate(model: nn.Module, phi: Params, adapt: AdaptFn,
+             tasks: FixedTaskSet | Iterable[TaskBatch], steps: int = 1,
+             device: torch.device | str | None = None, batch_size: int = 50,
+             progress: bool = False) -> EvalResult:
+    """Adapt φ with ``adapt`` for ``steps`` inner steps on every task; query accuracy of θ̂."""
+    if device is None:
+        device = next(iter(phi.values())).device
+    batches = tasks.batches(batch_size, device) if isinstance(tasks, FixedTaskSet) else tasks
+    total = len(tasks) if isinstance(tasks, FixedTaskSet) else None
+    phi = {k: v.detach().requires_grad_(v.is_floating_point()) for k, v in phi.items()}
+    accs: list[torch.Tensor] = []
+    with progress_bar(total=total, desc="Evaluating", disable=not progress) as bar:
+        for batch in batches:
+            for task in batch:
+                with torch.enable_grad():
+                    theta = adapt(phi, task.x_support, task.y_support, steps)
+                with torch.no_grad():
+                    accs.append(accuracy(forward(model, theta, task.x_query), task.y_query))
+            bar.update(len(batch))
+    return EvalResult(torch.stack(accs).cpu(), steps)
