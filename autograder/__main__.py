@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hwlib.errors import HwlibError
+from hwlib.errors import DataNotFoundError, HwlibError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (HwlibError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        if isinstance(e, DataNotFoundError):
+            print("On the command line: --omniglot-root PATH, or --download.", file=sys.stderr)
         return 2
 
 

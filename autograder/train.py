@@ -11,7 +11,7 @@ import argparse
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 import torch
@@ -25,13 +25,17 @@ from hwlib.tasks import EpisodeSampler, FixedTaskSet
 
 from .reference import ALGORITHMS, make_learner
 
-# Hyper-parameters of each reference algorithm (α inner lr, η meta lr, outer optimizer).
+# Hyper-parameters of each reference algorithm: α inner lr, inner steps in training and at test
+# time (test-time adaptation may take more steps than training did), η meta lr, outer optimizer.
 ALGO_DEFAULTS = {
-    "maml": dict(inner_lr=0.4, inner_steps=1, meta_lr=1e-3, optimizer="adam"),
-    "fomaml": dict(inner_lr=0.4, inner_steps=1, meta_lr=1e-3, optimizer="adam"),
-    "anil": dict(inner_lr=0.4, inner_steps=1, meta_lr=1e-3, optimizer="adam"),
-    "reptile": dict(inner_lr=0.1, inner_steps=5, meta_lr=1.0, optimizer="sgd"),
-    "pretrain": dict(inner_lr=0.4, inner_steps=1, meta_lr=1e-3, optimizer="adam"),
+    "maml": dict(inner_lr=0.4, inner_steps=1, eval_inner_steps=3, meta_lr=1e-3, optimizer="adam"),
+    "fomaml": dict(inner_lr=0.4, inner_steps=1, eval_inner_steps=3, meta_lr=1e-3,
+                   optimizer="adam"),
+    "anil": dict(inner_lr=0.4, inner_steps=1, eval_inner_steps=3, meta_lr=1e-3, optimizer="adam"),
+    "reptile": dict(inner_lr=0.1, inner_steps=5, eval_inner_steps=5, meta_lr=1.0,
+                    optimizer="sgd"),
+    "pretrain": dict(inner_lr=0.4, inner_steps=1, eval_inner_steps=3, meta_lr=1e-3,
+                     optimizer="adam"),
 }
 
 
@@ -43,7 +47,7 @@ class RunSpec:
     n_way: int = 5
     k_shot: int = 1
     q_query: int = 1
-    meta_batch_size: int = 32
+    meta_batch_size: int = 16
     inner_lr: Optional[float] = None
     inner_steps: Optional[int] = None
     eval_inner_steps: Optional[int] = None
@@ -53,11 +57,12 @@ class RunSpec:
     steps: Optional[int] = None
     seed: int = 0
     rotations: bool = True
+    val_characters: int = 100
+    val_every: int = 0
     test_tasks: int = 600
     test_query: int = 15
     image_size: int = 28
     device: str = "auto"
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.algo not in ALGORITHMS:
@@ -65,8 +70,6 @@ class RunSpec:
         for k, v in ALGO_DEFAULTS[self.algo].items():
             if getattr(self, k) is None:
                 setattr(self, k, v)
-        if self.eval_inner_steps is None:
-            self.eval_inner_steps = self.inner_steps
 
 
 def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = None,
@@ -74,8 +77,8 @@ def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = No
         checkpoint: Optional[str] = None) -> dict:
     """Train ``spec`` and evaluate on the fixed meta-test tasks; return the report dict."""
     device = default_device(spec.device)
-    splits = omniglot_splits(root, spec.image_size, cache_dir=cache_dir, download=download,
-                             progress=progress)
+    splits = omniglot_splits(root, spec.image_size, spec.val_characters, cache_dir=cache_dir,
+                             download=download, progress=progress)
     sampler = EpisodeSampler(splits.train, spec.n_way, spec.k_shot, spec.q_query,
                              rotations=spec.rotations, device=device, seed=spec.seed)
     model = Conv4(spec.n_way, image_size=spec.image_size).to(device)
@@ -84,9 +87,12 @@ def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = No
     learner = make_learner(spec.algo, model, spec.inner_lr, spec.inner_steps)
     config = TrainConfig(meta_batch_size=spec.meta_batch_size, meta_lr=spec.meta_lr,
                          optimizer=spec.optimizer, steps=spec.steps, minutes=spec.minutes,
-                         progress=progress, checkpoint_path=checkpoint)
+                         progress=progress, checkpoint_path=checkpoint, val_every=spec.val_every,
+                         val_inner_steps=spec.eval_inner_steps)
+    val = FixedTaskSet(splits.val, spec.n_way, spec.k_shot, spec.test_query, num_tasks=100,
+                       seed=spec.seed + 1) if spec.val_every else None
     started = time.perf_counter()
-    result = meta_train(learner, phi, sampler.sample, config, sampler_state=sampler)
+    result = meta_train(learner, phi, sampler.sample, config, val_tasks=val, sampler_state=sampler)
     test = FixedTaskSet(splits.test, spec.n_way, spec.k_shot, spec.test_query, spec.test_tasks)
     t_eval = time.perf_counter()
     scores = evaluate(model, phi, learner.adapt, test, spec.eval_inner_steps, device=device,
@@ -100,7 +106,7 @@ def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = No
         "eval_seconds": round(done - t_eval, 1), "wall_seconds": round(done - started, 1),
         "tasks_per_second": round(result.tasks_per_second, 2),
         "final_train_query_accuracy": round(result.history.train[-1]["accuracy"], 4),
-        "device": _describe(device), "torch": torch.__version__,
+        "validation": result.history.val, "device": _describe(device), "torch": torch.__version__,
         "threads": torch.get_num_threads(), "config": asdict(spec),
     }
 
@@ -116,15 +122,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-way", type=int, default=5)
     p.add_argument("--k-shot", type=int, default=1)
     p.add_argument("--q-query", type=int, default=1, help="query drawings per class in training")
-    p.add_argument("--meta-batch", type=int, default=32, dest="meta_batch_size")
+    p.add_argument("--meta-batch", type=int, default=16, dest="meta_batch_size")
     p.add_argument("--inner-lr", type=float, help="α (default: per algorithm)")
     p.add_argument("--inner-steps", type=int, help="inner steps in training")
-    p.add_argument("--eval-inner-steps", type=int, help="inner steps at test time")
+    p.add_argument("--eval-inner-steps", type=int, help="inner steps at test time (default 3)")
     p.add_argument("--meta-lr", type=float, help="η (default: per algorithm)")
     p.add_argument("--minutes", type=float, default=4.0, help="training wall-time budget")
     p.add_argument("--steps", type=int, help="meta-step budget (exactly reproducible)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-rotations", dest="rotations", action="store_false")
+    p.add_argument("--val-characters", type=int, default=100,
+                   help="background characters held out for meta-validation")
+    p.add_argument("--val-every", type=int, default=0,
+                   help="validate on 100 fixed meta-val tasks every N meta-steps (0: never)")
     p.add_argument("--test-tasks", type=int, default=600)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--omniglot-root", help="folder with the Omniglot zips (else $OMNIGLOT_ROOT)")
@@ -135,7 +145,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    fields = {f for f in RunSpec.__dataclass_fields__} - {"extra"}
+    fields = set(RunSpec.__dataclass_fields__)
     spec = RunSpec(**{k: v for k, v in vars(args).items() if k in fields})
     if args.minutes is not None and args.minutes <= 0:
         spec.minutes = None

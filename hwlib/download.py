@@ -67,7 +67,7 @@ def fetch_verified(url: str, dest: Path, md5: str, progress: bool = True,
 
 def download_omniglot(root: str | os.PathLike | None = None,
                       sets: tuple[str, ...] = ("background", "evaluation"),
-                      progress: bool = True, url_prefix: str = URL_PREFIX) -> Path:
+                      progress: bool = True, url_prefix: str | None = None) -> Path:
     """Put the official ``images_<set>.zip`` files into ``root`` (default ``<cache>/omniglot``).
 
     A zip already present with the official md5 is kept; anything else is (re)downloaded.
@@ -76,6 +76,7 @@ def download_omniglot(root: str | os.PathLike | None = None,
     from .omniglot import resolve_cache_dir
 
     folder = Path(root).expanduser() if root is not None else resolve_cache_dir() / "omniglot"
+    url_prefix = url_prefix or URL_PREFIX
     for name in sets:
         if name not in OFFICIAL_MD5:
             raise ValueError(f"unknown Omniglot set {name!r}; choose from {tuple(OFFICIAL_MD5)}")

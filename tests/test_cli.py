@@ -29,12 +29,14 @@ def train_json(*args: str, **kw) -> dict:
 def test_train_command_reports_json(synthetic_root, isolated_cache, algo):
     report = train_json("--algo", algo, "--n-way", "3", "--steps", "3", "--meta-batch", "2",
                         "--test-tasks", "12", "--omniglot-root", str(synthetic_root),
+                        "--val-characters", "3", "--val-every", "2",
                         env={"HWLIB_CACHE_DIR": str(isolated_cache)})
     assert report["algo"] == algo and report["meta_steps"] == 3 and report["tasks_seen"] == 6
     assert 0 <= report["test_accuracy"] <= 1 and report["ci95"] >= 0
     assert report["test_tasks"] == 12 and report["device"].startswith(("cpu", "cuda", "mps"))
     assert report["tasks_per_second"] > 0 and report["wall_seconds"] >= report["train_seconds"]
     assert report["config"]["inner_lr"] > 0
+    assert [row["step"] for row in report["validation"]] == [2]
 
 
 def test_train_command_explains_missing_data(tmp_path):
@@ -47,7 +49,8 @@ def test_train_command_explains_missing_data(tmp_path):
 
 def test_train_command_rejects_bad_sizes(synthetic_root, isolated_cache):
     proc = run_cli("train", "--n-way", "50", "--steps", "1", "--omniglot-root",
-                   str(synthetic_root), env={"HWLIB_CACHE_DIR": str(isolated_cache)})
+                   str(synthetic_root), "--val-characters", "2",
+                   env={"HWLIB_CACHE_DIR": str(isolated_cache)})
     assert proc.returncode == 2 and "n_way=50 is larger than" in proc.stderr
 
 
