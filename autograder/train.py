@@ -105,7 +105,7 @@ def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = No
         "train_seconds": round(result.train_seconds, 1),
         "eval_seconds": round(done - t_eval, 1), "wall_seconds": round(done - started, 1),
         "tasks_per_second": round(result.tasks_per_second, 2),
-        "final_train_query_accuracy": round(result.history.train[-1]["accuracy"], 4),
+        "final_train_loss": round(result.history.train[-1]["loss"], 4),
         "validation": result.history.val, "device": _describe(device), "torch": torch.__version__,
         "threads": torch.get_num_threads(), "config": asdict(spec),
     }

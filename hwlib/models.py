@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
@@ -99,3 +100,11 @@ def split_body_head(params: Mapping[str, torch.Tensor]) -> tuple[Params, Params]
 def detach_params(params: Mapping[str, torch.Tensor]) -> Params:
     """A copy of ``params`` cut from any autograd graph."""
     return {k: v.detach() for k, v in params.items()}
+
+
+def task_loss(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor,
+              y: torch.Tensor) -> torch.Tensor:
+    """l(θ) on one set: cross-entropy for class labels (long ``y``), mean squared error for
+    regression (float ``y``)."""
+    out = forward(model, params, x)
+    return F.cross_entropy(out, y) if y.dtype == torch.long else F.mse_loss(out, y)

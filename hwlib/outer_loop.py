@@ -127,7 +127,8 @@ def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBa
             if step % config.log_every == 0 or step == 1:
                 history.log("train", {"step": step, "tasks": tasks_seen, "time_s": elapsed,
                                       "loss": loss, "accuracy": acc})
-                bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}")
+                bar.set_postfix(loss=f"{loss:.3f}", **({} if math.isnan(acc) else
+                                                       {"acc": f"{acc:.3f}"}))
             if val_tasks is not None and config.val_every and step % config.val_every == 0:
                 res = evaluate(learner.model, phi, learner.adapt, val_tasks,
                                config.val_inner_steps)

@@ -1,6 +1,6 @@
-"""The instructor's reference algorithms: gradients checked against finite differences.
+"""The instructor's reference answers: gradients checked against finite differences.
 
-These are the answers the autograder compares students with, so they are verified from first
+These are what the autograder compares students with, so they are verified from first
 principles: float64, a tiny MLP, central finite differences of the meta-loss itself.
 """
 
@@ -9,22 +9,26 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.reference import inner_loop, make_learner
-from autograder.reference.inner_loop import task_loss
+from autograder.reference import (anil_adapt, fomaml_meta_loss, inner_update, make_learner,
+                                  maml_meta_loss, outer_step, reptile_meta_gradient)
+from autograder.reference.algorithms import anil_meta_loss, pretrain_loss
 from hwlib.learner import outer_gradient
-from hwlib.models import MLP, forward, init_params, split_body_head
+from hwlib.models import MLP, forward, init_params, split_body_head, task_loss
 from hwlib.sinusoid import SinusoidSampler
+from hwlib.tasks import TaskBatch
+
+
+def tiny_problem(hidden: int = 6, tasks: int = 3, seed: int = 0):
+    model = MLP(hidden=hidden).double()
+    phi = {k: v.double().detach().requires_grad_(True) for k, v in init_params(model, seed).items()}
+    b = SinusoidSampler(k_shot=5, q_query=5, seed=seed).sample(tasks)
+    batch = TaskBatch(*(t.double() for t in (b.x_support, b.y_support, b.x_query, b.y_query)))
+    return model, phi, batch
 
 
 @pytest.fixture
 def tiny():
-    torch.manual_seed(0)
-    model = MLP(hidden=6).double()
-    phi = {k: v.double().detach().requires_grad_(True) for k, v in init_params(model, 0).items()}
-    batch = SinusoidSampler(k_shot=5, q_query=5, seed=0).sample(3)
-    batch = type(batch)(*(t.double() for t in (batch.x_support, batch.y_support,
-                                                batch.x_query, batch.y_query)))
-    return model, phi, batch
+    return tiny_problem()
 
 
 def finite_difference(f, phi, eps=1e-6):
@@ -45,69 +49,67 @@ def finite_difference(f, phi, eps=1e-6):
     return grads
 
 
-def meta_loss_value(model, batch, alpha, steps, names=None):
+def value_of(loss_fn, model, batch, **kw):
+    """The meta-loss as a plain function of φ (its value does not depend on the graph)."""
     def f(phi):
         with torch.enable_grad():
-            losses = []
-            for t in batch:
-                p = {k: v.detach().requires_grad_(True) for k, v in phi.items()}
-                theta = inner_loop(model, p, t.x_support, t.y_support, alpha, steps, False, names)
-                losses.append(task_loss(model, theta, t.x_query, t.y_query))
-        return torch.stack(losses).mean()
+            p = {k: v.detach().requires_grad_(True) for k, v in phi.items()}
+            return loss_fn(model, p, batch, **kw)
     return f
+
+
+def grad_of(loss, phi):
+    return dict(zip(phi, torch.autograd.grad(loss, list(phi.values()))))
 
 
 @pytest.mark.parametrize("steps", [1, 2])
 def test_maml_meta_gradient_matches_finite_differences(tiny, steps):
     model, phi, batch = tiny
-    grads, _, _ = outer_gradient(make_learner("maml", model, 0.05, steps), phi, batch)
-    fd = finite_difference(meta_loss_value(model, batch, 0.05, steps), phi)
+    grads = grad_of(maml_meta_loss(model, phi, batch, 0.05, steps), phi)
+    fd = finite_difference(value_of(maml_meta_loss, model, batch, alpha=0.05, steps=steps), phi)
     for k in phi:
         assert torch.allclose(grads[k], fd[k], rtol=1e-5, atol=1e-7), k
 
 
 def test_first_order_maml_is_the_query_gradient_at_theta_hat(tiny):
     model, phi, batch = tiny
-    fo, _, _ = outer_gradient(make_learner("fomaml", model, 0.05, 1), phi, batch)
-    so, _, _ = outer_gradient(make_learner("maml", model, 0.05, 1), phi, batch)
+    fo = grad_of(fomaml_meta_loss(model, phi, batch, 0.05), phi)
+    so = grad_of(maml_meta_loss(model, phi, batch, 0.05), phi)
     expected = {k: torch.zeros_like(v) for k, v in phi.items()}
     for t in batch:
-        theta = inner_loop(model, phi, t.x_support, t.y_support, 0.05, 1, create_graph=False)
+        theta = inner_update(model, phi, t.x_support, t.y_support, 0.05)
         theta = {k: v.detach().requires_grad_(True) for k, v in theta.items()}
-        g = torch.autograd.grad(task_loss(model, theta, t.x_query, t.y_query), list(theta.values()))
-        for k, gk in zip(theta, g):
-            expected[k] += gk / len(batch)
+        for k, g in grad_of(task_loss(model, theta, t.x_query, t.y_query), theta).items():
+            expected[k] += g / len(batch)
     for k in phi:
         assert torch.allclose(fo[k], expected[k], atol=1e-12)
-    # and it is not the true meta-gradient: the second-order term is real here
-    assert max((fo[k] - so[k]).abs().max().item() for k in phi) > 1e-4
+    assert max((fo[k] - so[k]).abs().max().item() for k in phi) > 1e-4  # second order is real
 
 
 def test_anil_adapts_only_the_head_and_matches_finite_differences(tiny):
     model, phi, batch = tiny
-    learner = make_learner("anil", model, 0.05, 1)
     t = batch[0]
-    theta = learner.adapt(phi, t.x_support, t.y_support, 3)
+    theta = anil_adapt(model, phi, t.x_support, t.y_support, 0.05, steps=3)
     body, head = split_body_head(theta)
     assert all(torch.equal(body[k], phi[k]) for k in body)
     assert any(not torch.equal(head[k], phi[k]) for k in head)
-    grads, _, _ = outer_gradient(learner, phi, batch)
-    fd = finite_difference(meta_loss_value(model, batch, 0.05, 1, list(head)), phi)
+    grads = grad_of(anil_meta_loss(model, phi, batch, 0.05), phi)
+    fd = finite_difference(value_of(anil_meta_loss, model, batch, alpha=0.05), phi)
     for k in phi:
         assert torch.allclose(grads[k], fd[k], rtol=1e-5, atol=1e-7), k
 
 
 def test_reptile_direction_is_phi_minus_theta_hat(tiny):
     model, phi, batch = tiny
-    grads, loss, _ = outer_gradient(make_learner("reptile", model, 0.02, 4), phi, batch)
+    grads, loss = reptile_meta_gradient(model, phi, batch, 0.02, steps=4)
     expected = {k: torch.zeros_like(v) for k, v in phi.items()}
     for t in batch:
         x, y = torch.cat([t.x_support, t.x_query]), torch.cat([t.y_support, t.y_query])
         theta = {k: v.detach().clone() for k, v in phi.items()}
         for _ in range(4):  # plain SGD, written out independently of the reference
             theta = {k: v.requires_grad_(True) for k, v in theta.items()}
-            g = torch.autograd.grad(task_loss(model, theta, x, y), list(theta.values()))
-            theta = {k: (v - 0.02 * gk).detach() for (k, v), gk in zip(theta.items(), g)}
+            g = grad_of(task_loss(model, theta, x, y), theta)
+            theta = {k: (v - 0.02 * g[k]).detach() for k, v in theta.items()}
         for k in phi:
             expected[k] += (phi[k].detach() - theta[k]) / len(batch)
     for k in phi:
@@ -115,26 +117,38 @@ def test_reptile_direction_is_phi_minus_theta_hat(tiny):
     assert loss > 0
 
 
-def test_inner_loop_step_by_hand():
-    model = MLP(hidden=3).double()
-    phi = {k: v.double().detach().requires_grad_(True) for k, v in init_params(model, 1).items()}
+def test_inner_update_by_hand():
+    model, phi, _ = tiny_problem(hidden=6)
     x, y = torch.rand(4, 1, dtype=torch.float64), torch.rand(4, 1, dtype=torch.float64)
-    loss = ((forward(model, phi, x) - y) ** 2).mean()
-    g = torch.autograd.grad(loss, list(phi.values()))
-    theta = inner_loop(model, phi, x, y, alpha=0.1, steps=1)
-    for (k, v), gk in zip(phi.items(), g):
-        assert torch.allclose(theta[k], v - 0.1 * gk)
+    g = grad_of(((forward(model, phi, x) - y) ** 2).mean(), phi)
+    theta = inner_update(model, phi, x, y, alpha=0.1)
+    for k, v in phi.items():
+        assert torch.allclose(theta[k], v - 0.1 * g[k])
+    assert theta["head.bias"].requires_grad  # differentiable w.r.t. φ (first order)
+    # with create_graph the inner gradient itself depends on φ (second-order terms)
+    def cross(th):
+        (g,) = torch.autograd.grad(th["body.2.weight"].sum(), phi["head.weight"], allow_unused=True)
+        return 0.0 if g is None else g.abs().sum().item()
+    assert cross(inner_update(model, phi, x, y, 0.1, create_graph=True)) > 0
+    assert cross(theta) == 0
 
 
-def test_pretraining_baseline_has_no_inner_loop_in_training(tiny):
+def test_outer_step_resets_gradients(tiny):
     model, phi, batch = tiny
+    opt = torch.optim.SGD(list(phi.values()), lr=0.0)
+    outer_step(opt, maml_meta_loss(model, phi, batch, 0.05))
+    outer_step(opt, maml_meta_loss(model, phi, batch, 0.05))
+    expected = grad_of(maml_meta_loss(model, phi, batch, 0.05), phi)
+    assert all(torch.allclose(phi[k].grad, expected[k]) for k in phi)
+
+
+def test_learners_plug_the_answers_into_the_skeleton(tiny):
+    model, phi, batch = tiny
+    grads, loss, _ = outer_gradient(make_learner("maml", model, 0.05, 1), phi, batch)
+    assert torch.allclose(grads["head.bias"], grad_of(maml_meta_loss(model, phi, batch, 0.05),
+                                                      phi)["head.bias"])
     grads, _, _ = outer_gradient(make_learner("pretrain", model, 0.05, 1), phi, batch)
-    loss = torch.stack([task_loss(model, phi, t.x_query, t.y_query) for t in batch]).mean()
-    expected = torch.autograd.grad(loss, list(phi.values()))
-    for k, e in zip(phi, expected):
-        assert torch.allclose(grads[k], e)
-
-
-def test_unknown_algorithm():
+    expected = grad_of(pretrain_loss(model, phi, batch), phi)
+    assert all(torch.allclose(grads[k], expected[k]) for k in phi)
     with pytest.raises(ValueError, match="choose from"):
         make_learner("protonet", MLP(), 0.1, 1)

@@ -1,4 +1,5 @@
-"""MAML, first-order MAML, ANIL, Reptile and multi-task pretraining as hwlib MetaLearners."""
+"""MAML, first-order MAML, ANIL, Reptile and multi-task pretraining as hwlib MetaLearners,
+assembled from the reference answers in :mod:`.inner_loop`."""
 
 from __future__ import annotations
 
@@ -8,71 +9,59 @@ import torch
 from torch import nn
 
 from hwlib.learner import MetaLearner
-from hwlib.models import Params, split_body_head
+from hwlib.models import Params, task_loss
 from hwlib.tasks import TaskBatch
 
-from .inner_loop import adapted_query_loss, inner_loop, task_loss
+from .inner_loop import (adapt_steps, anil_adapt, fomaml_meta_loss, inner_update,
+                         maml_meta_loss, reptile_meta_gradient)
 
 
-def _mean_over_tasks(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float, steps: int,
-                     create_graph: bool, names=None) -> tuple[torch.Tensor, torch.Tensor]:
-    losses, accs = zip(*(adapted_query_loss(model, phi, task, alpha, steps, create_graph, names)
-                         for task in batch))
-    return torch.stack(losses).mean(), torch.stack(accs).mean()
+def _full_adapt(model: nn.Module, alpha: float):
+    update = lambda theta, x, y: inner_update(model, theta, x, y, alpha)
+    return lambda phi, x, y, steps: adapt_steps(update, phi, x, y, steps)
 
 
 def make_maml(model: nn.Module, alpha: float = 0.4, steps: int = 1,
               first_order: bool = False) -> MetaLearner:
-    """MAML: meta-loss (1/B) Σ_i l_query_i(φ − α∇φ l_support_i(φ)), differentiated through the
-    inner loop (second order), or with ∂θ̂/∂φ ≈ I when ``first_order``."""
-    meta_loss = partial(_mean_over_tasks, model, alpha=alpha, steps=steps,
-                        create_graph=not first_order)
-    adapt = lambda phi, x, y, k: inner_loop(model, phi, x, y, alpha, k, create_graph=False)
-    return MetaLearner(model, adapt, meta_loss=meta_loss,
+    """MAML (second order) or, with ``first_order``, FOMAML."""
+    loss = fomaml_meta_loss if first_order else maml_meta_loss
+    return MetaLearner(model, _full_adapt(model, alpha),
+                       meta_loss=partial(loss, model, alpha=alpha, steps=steps),
                        name="fomaml" if first_order else "maml")
 
 
+def anil_meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float,
+                   steps: int = 1) -> torch.Tensor:
+    """MAML's meta-loss with ANIL's head-only inner loop (second order through the head)."""
+    losses = [task_loss(model, anil_adapt(model, phi, t.x_support, t.y_support, alpha, steps,
+                                          create_graph=True), t.x_query, t.y_query)
+              for t in batch]
+    return torch.stack(losses).mean()
+
+
 def make_anil(model: nn.Module, alpha: float = 0.4, steps: int = 1) -> MetaLearner:
-    """ANIL: MAML whose inner loop adapts only the head; the body is learned in the outer loop."""
-    head = list(split_body_head(dict(model.named_parameters()))[1])
-    meta_loss = partial(_mean_over_tasks, model, alpha=alpha, steps=steps, create_graph=True,
-                        names=head)
-    adapt = lambda phi, x, y, k: inner_loop(model, phi, x, y, alpha, k, create_graph=False,
-                                            names=head)
-    return MetaLearner(model, adapt, meta_loss=meta_loss, name="anil")
+    """ANIL: the inner loop adapts only the head; the body is learned in the outer loop."""
+    adapt = lambda phi, x, y, k: anil_adapt(model, phi, x, y, alpha, k)
+    return MetaLearner(model, adapt, meta_loss=partial(anil_meta_loss, model, alpha=alpha,
+                                                       steps=steps), name="anil")
 
 
-def make_reptile(model: nn.Module, alpha: float = 0.4, steps: int = 5) -> MetaLearner:
-    """Reptile: θ̂_i = SGD on task i (support ∪ query) for ``steps`` steps; the update direction
-    is the mean of φ − θ̂_i, so an SGD outer step with rate ε gives φ ← φ + ε·mean(θ̂_i − φ)."""
+def make_reptile(model: nn.Module, alpha: float = 0.1, steps: int = 5) -> MetaLearner:
+    """Reptile with plain-SGD inner steps; use the skeleton's SGD outer optimizer (rate ε)."""
+    return MetaLearner(model, _full_adapt(model, alpha),
+                       meta_gradient=partial(reptile_meta_gradient, model, alpha=alpha,
+                                             steps=steps), name="reptile")
 
-    def meta_gradient(phi: Params, batch: TaskBatch):
-        total = {k: torch.zeros_like(v) for k, v in phi.items()}
-        losses = []
-        for task in batch:
-            x = torch.cat([task.x_support, task.x_query])
-            y = torch.cat([task.y_support, task.y_query])
-            theta = inner_loop(model, phi, x, y, alpha, steps, create_graph=False)
-            for k in total:
-                total[k] += (phi[k] - theta[k]).detach()
-            with torch.no_grad():
-                losses.append(task_loss(model, theta, x, y))
-        return {k: v / len(batch) for k, v in total.items()}, torch.stack(losses).mean()
 
-    adapt = lambda phi, x, y, k: inner_loop(model, phi, x, y, alpha, k, create_graph=False)
-    return MetaLearner(model, adapt, meta_gradient=meta_gradient, name="reptile")
+def pretrain_loss(model: nn.Module, phi: Params, batch: TaskBatch) -> torch.Tensor:
+    """Multi-task pretraining: the loss of φ itself, averaged over tasks — no inner loop."""
+    return torch.stack([task_loss(model, phi, t.x_query, t.y_query) for t in batch]).mean()
 
 
 def make_pretrain(model: nn.Module, alpha: float = 0.4, steps: int = 1) -> MetaLearner:
-    """Multi-task pretraining baseline: minimise the loss of φ itself on every task,
-    (1/B) Σ_i l_i(φ) — no inner loop during training; fine-tune on the support set at test."""
-
-    def meta_loss(phi: Params, batch: TaskBatch):
-        losses = [task_loss(model, phi, t.x_query, t.y_query) for t in batch]
-        return torch.stack(losses).mean()
-
-    adapt = lambda phi, x, y, k: inner_loop(model, phi, x, y, alpha, k, create_graph=False)
-    return MetaLearner(model, adapt, meta_loss=meta_loss, name="pretrain")
+    """The baseline: train φ on every task's loss directly; fine-tune on the support at test."""
+    return MetaLearner(model, _full_adapt(model, alpha), meta_loss=partial(pretrain_loss, model),
+                       name="pretrain")
 
 
 ALGORITHMS = {"maml": make_maml, "fomaml": partial(make_maml, first_order=True),

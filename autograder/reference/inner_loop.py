@@ -1,48 +1,95 @@
-"""The inner loop (within-task adaptation) and the per-task meta-losses — reference answers."""
+"""Reference answers, with exactly the signatures the students implement in the notebook.
+
+The solution notebook's solution cells hold the same code (``tests/test_assignment.py`` checks
+that they match), so there is one answer, here.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from hwlib.evaluate import accuracy
-from hwlib.models import Params, forward
+from hwlib.models import Params, split_body_head, task_loss
+from hwlib.tasks import TaskBatch
 
 
-def task_loss(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy for class labels (long ``y``), mean squared error for regression."""
-    out = forward(model, params, x)
-    return F.cross_entropy(out, y) if y.dtype == torch.long else F.mse_loss(out, y)
+def inner_update(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor,
+                 alpha: float, create_graph: bool = False) -> Params:
+    """One inner step on (x, y): θ' = θ − α ∇θ l(θ), for every parameter."""
+    loss = task_loss(model, params, x, y)
+    grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
+    return {name: p - alpha * g for (name, p), g in zip(params.items(), grads)}
 
 
-def inner_loop(model: nn.Module, phi: Params, x_support: torch.Tensor, y_support: torch.Tensor,
-               alpha: float, steps: int = 1, create_graph: bool = True,
-               names: Optional[Iterable[str]] = None) -> Params:
-    """θ̂: ``steps`` steps of θ ← θ − α ∇θ l_support(θ) from θ = φ, on the parameters ``names``.
+def outer_step(optimizer: torch.optim.Optimizer, meta_loss: torch.Tensor) -> float:
+    """The outer update: clear old gradients, back-propagate the meta-loss, step φ."""
+    optimizer.zero_grad()
+    meta_loss.backward()
+    optimizer.step()
+    return meta_loss.item()
 
-    ``create_graph=True`` keeps the graph of each step, so θ̂ is differentiable w.r.t. φ to
-    second order (MAML); ``False`` treats the inner gradients as constants (first-order MAML:
-    ∂θ̂/∂φ = I).
-    """
-    names = list(phi) if names is None else list(names)
-    theta = dict(phi)
+
+def maml_meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float,
+                   steps: int = 1) -> torch.Tensor:
+    """(1/B) Σ_i l_query_i(θ̂_i), θ̂_i = ``steps`` inner updates from φ on support_i, keeping
+    the graph through the inner loop (second order)."""
+    losses = []
+    for task in batch:
+        theta = phi
+        for _ in range(steps):
+            theta = inner_update(model, theta, task.x_support, task.y_support, alpha,
+                                 create_graph=True)
+        losses.append(task_loss(model, theta, task.x_query, task.y_query))
+    return torch.stack(losses).mean()
+
+
+def fomaml_meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float,
+                     steps: int = 1) -> torch.Tensor:
+    """First-order MAML: as :func:`maml_meta_loss` but with ∂θ̂/∂φ ≈ I (no graph through the
+    inner gradients), so ∇φ of this loss is the query gradient at θ̂."""
+    losses = []
+    for task in batch:
+        theta = phi
+        for _ in range(steps):
+            theta = inner_update(model, theta, task.x_support, task.y_support, alpha,
+                                 create_graph=False)
+        losses.append(task_loss(model, theta, task.x_query, task.y_query))
+    return torch.stack(losses).mean()
+
+
+def anil_adapt(model: nn.Module, phi: Params, x: torch.Tensor, y: torch.Tensor, alpha: float,
+               steps: int = 1, create_graph: bool = False) -> Params:
+    """ANIL's inner loop: ``steps`` gradient steps on the head only; the body stays at φ."""
+    body, head = split_body_head(phi)
     for _ in range(steps):
-        loss = task_loss(model, theta, x_support, y_support)
-        grads = torch.autograd.grad(loss, [theta[k] for k in names], create_graph=create_graph)
-        theta.update({k: theta[k] - alpha * g for k, g in zip(names, grads)})
+        loss = task_loss(model, {**body, **head}, x, y)
+        grads = torch.autograd.grad(loss, list(head.values()), create_graph=create_graph)
+        head = {name: p - alpha * g for (name, p), g in zip(head.items(), grads)}
+    return {**body, **head}
+
+
+def reptile_meta_gradient(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float,
+                          steps: int = 5) -> tuple[Params, torch.Tensor]:
+    """Reptile: θ̂_i = ``steps`` SGD steps on task i (support ∪ query); returns the direction
+    (1/B) Σ_i (φ − θ̂_i) — an SGD outer step with rate ε gives φ ← φ + ε·mean(θ̂_i − φ) —
+    and the mean task loss at θ̂."""
+    direction = {name: torch.zeros_like(p) for name, p in phi.items()}
+    losses = []
+    for task in batch:
+        x = torch.cat([task.x_support, task.x_query])
+        y = torch.cat([task.y_support, task.y_query])
+        theta = phi
+        for _ in range(steps):
+            theta = inner_update(model, theta, x, y, alpha)
+        for name in direction:
+            direction[name] += (phi[name] - theta[name]).detach() / len(batch)
+        losses.append(task_loss(model, theta, x, y).detach())
+    return direction, torch.stack(losses).mean()
+
+
+def adapt_steps(update, phi: Params, x: torch.Tensor, y: torch.Tensor, steps: int) -> Params:
+    """Apply ``update(θ, x, y)`` ``steps`` times from φ (test-time adaptation)."""
+    theta = phi
+    for _ in range(steps):
+        theta = update(theta, x, y)
     return theta
-
-
-def adapted_query_loss(model: nn.Module, phi: Params, task, alpha: float, steps: int,
-                       create_graph: bool, names: Optional[Iterable[str]] = None
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-    """l_query(θ̂) of one task and the query accuracy of θ̂ (nan for regression)."""
-    theta = inner_loop(model, phi, task.x_support, task.y_support, alpha, steps, create_graph,
-                       names)
-    out = forward(model, theta, task.x_query)
-    if task.y_query.dtype == torch.long:
-        return F.cross_entropy(out, task.y_query), accuracy(out.detach(), task.y_query)
-    return F.mse_loss(out, task.y_query), torch.tensor(float("nan"))

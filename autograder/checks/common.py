@@ -1,0 +1,111 @@
+"""Shared pieces of the hidden checks: the tiny float64 problem, comparisons, failures."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import torch
+
+from hwlib.models import MLP, init_params
+from hwlib.sinusoid import SinusoidSampler
+from hwlib.tasks import TaskBatch
+
+ALPHA = 0.05
+
+
+class CheckFailed(AssertionError):
+    """A graded check failed; the message names the cause in words."""
+
+
+def fail(message: str) -> None:
+    raise CheckFailed(message)
+
+
+def tiny_problem(tasks: int = 3, seed: int = 0, hidden: int = 6):
+    """A float64 1-6-6-1 MLP and a meta-batch of sine tasks: small enough for finite differences."""
+    model = MLP(hidden=hidden).double()
+    phi = {k: v.double().detach().requires_grad_(True) for k, v in init_params(model, seed).items()}
+    b = SinusoidSampler(k_shot=5, q_query=5, seed=seed).sample(tasks)
+    return model, phi, TaskBatch(*(t.double() for t in (b.x_support, b.y_support, b.x_query,
+                                                         b.y_query)))
+
+
+def call_student(name: str, fn: Callable, *args, **kwargs):
+    """Call the student's ``fn``; turn 'not implemented' and crashes into clear failures."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        fail(f"{name} is not implemented yet (it raises NotImplementedError).")
+    except CheckFailed:
+        raise
+    except Exception as e:  # the student's code crashed: say where, in words
+        fail(f"{name} raised {type(e).__name__}: {e}")
+
+
+def check_params_dict(name: str, out: object, like: Mapping[str, torch.Tensor]) -> None:
+    """``out`` must be a dict with the keys, shapes and dtypes of ``like``."""
+    if not isinstance(out, Mapping):
+        fail(f"{name} must return a dict name -> tensor like φ, got {type(out).__name__}.")
+    missing, extra = set(like) - set(out), set(out) - set(like)
+    if missing or extra:
+        fail(f"{name} returned keys that differ from φ: missing {sorted(missing)[:3]}, "
+             f"unexpected {sorted(extra)[:3]}.")
+    for k, v in like.items():
+        if not isinstance(out[k], torch.Tensor) or out[k].shape != v.shape:
+            fail(f"{name}: '{k}' should be a tensor of shape {tuple(v.shape)}, got "
+                 f"{getattr(out[k], 'shape', type(out[k]).__name__)}.")
+        if out[k].dtype != v.dtype:
+            fail(f"{name}: '{k}' has dtype {out[k].dtype}, but φ has {v.dtype}; keep the dtype.")
+
+
+def close(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], rtol: float = 1e-5,
+          atol: float = 1e-8) -> bool:
+    return all(torch.allclose(a[k].detach(), b[k].detach(), rtol=rtol, atol=atol) for k in b)
+
+
+def max_diff(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> float:
+    return max((a[k].detach() - b[k].detach()).abs().max().item() for k in b)
+
+
+def scaled(d: Mapping[str, torch.Tensor], s: float) -> dict[str, torch.Tensor]:
+    return {k: v * s for k, v in d.items()}
+
+
+def combine(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], s: float):
+    """a + s·b."""
+    return {k: a[k].detach() + s * b[k].detach() for k in a}
+
+
+def gradient(name: str, loss: object, phi: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """∇φ loss, with a clear failure when the loss is not a differentiable scalar of φ."""
+    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+        fail(f"{name} must return a scalar tensor (0-d), got "
+             f"{type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}.")
+    if not torch.isfinite(loss):
+        fail(f"{name} returned {loss.item()} (not finite) on a small, well-behaved example.")
+    if not loss.requires_grad:
+        fail(f"{name} returned a loss with no graph back to φ: do not detach, use .item(), or "
+             "compute it under torch.no_grad().")
+    grads = torch.autograd.grad(loss, list(phi.values()), allow_unused=True)
+    return {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(phi.items(), grads)}
+
+
+def finite_difference(f: Callable[[dict], torch.Tensor], phi: Mapping[str, torch.Tensor],
+                      eps: float = 1e-6) -> dict[str, torch.Tensor]:
+    """Central finite differences (f(φ + εe_i) − f(φ − εe_i)) / 2ε of a scalar function of φ."""
+    base = {k: v.detach().clone() for k, v in phi.items()}
+    grads = {}
+    for k, v in base.items():
+        g = torch.zeros_like(v)
+        for i in range(v.numel()):
+            up = {**base, k: v.flatten().index_add(0, torch.tensor([i]),
+                                                   torch.tensor([eps], dtype=v.dtype)).view_as(v)}
+            down = {**base, k: v.flatten().index_add(0, torch.tensor([i]),
+                                                     torch.tensor([-eps], dtype=v.dtype)).view_as(v)}
+            g.view(-1)[i] = (f(up) - f(down)).item() / (2 * eps)
+        grads[k] = g
+    return grads
+
+
+def leaf(phi: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone().requires_grad_(True) for k, v in phi.items()}

@@ -1,0 +1,79 @@
+"""Known student bugs, as edits of the reference answer — the proof that the tests work.
+
+Each :class:`Mutant` edits one function's code (the same text stands in the reference module
+and in the solution notebook's solution cell), names the graded check that must catch it and a
+phrase the failure message must contain.  ``tests/test_checks.py`` runs them against the
+checks directly; ``tests/test_grading.py`` and ``python -m autograder validate`` grade mutated
+notebooks through nbgrader.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from autograder.reference import inner_loop
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    function: str
+    edits: tuple[tuple[str, str], ...]  # (old, new) pairs, applied simultaneously
+    check: str       # the graded check (grade_id suffix) that must fail
+    message: str     # a phrase its message must contain
+
+    def apply(self, source: str) -> str:
+        """Apply the edits inside ``def <function>`` of ``source`` (each ``old`` exactly once)."""
+        start = source.index(f"def {self.function}(")
+        end = source.find("\ndef ", start + 1)
+        end = len(source) if end == -1 else end
+        body = source[start:end]
+        for i, (old, _) in enumerate(self.edits):
+            if body.count(old) != 1:
+                raise ValueError(f"mutant {self.name}: {old!r} occurs {body.count(old)} times "
+                                 f"in {self.function}")
+            body = body.replace(old, f"\0MUTANT{i}\0")
+        for i, (_, new) in enumerate(self.edits):
+            body = body.replace(f"\0MUTANT{i}\0", new)
+        return source[:start] + body + source[end:]
+
+
+MUTANTS = [
+    Mutant("inner-step-wrong-sign", "inner_update", (("p - alpha * g", "p + alpha * g"),),
+           "inner_update", "wrong sign"),
+    Mutant("inner-lr-applied-twice", "inner_update",
+           (("p - alpha * g", "p - alpha * alpha * g"),), "inner_update", "applied twice"),
+    Mutant("inner-ignores-create-graph", "inner_update",
+           (("create_graph=create_graph", "create_graph=False"),), "inner_update", "create_graph"),
+    Mutant("grads-not-reset", "outer_step", (("optimizer.zero_grad()", "pass"),),
+           "outer_step", "zero_grad"),
+    Mutant("maml-no-create-graph", "maml_meta_loss", (("create_graph=True", "create_graph=False"),),
+           "maml_meta_loss", "first-order approximation"),
+    Mutant("support-query-swapped", "maml_meta_loss",
+           (("task.x_support, task.y_support", "task.x_query, task.y_query"),
+            ("task.x_query, task.y_query", "task.x_support, task.y_support")),
+           "maml_meta_loss", "swapped"),
+    Mutant("loss-summed-over-tasks", "maml_meta_loss",
+           (("torch.stack(losses).mean()", "torch.stack(losses).sum()"),),
+           "maml_meta_loss", "summed"),
+    Mutant("fomaml-keeps-second-order", "fomaml_meta_loss",
+           (("create_graph=False", "create_graph=True"),), "fomaml_meta_loss", "second-order"),
+    Mutant("anil-adapts-body", "anil_adapt",
+           (("body, head = split_body_head(phi)", "body, head = {}, dict(phi)"),),
+           "anil_adapt", "changed body parameters"),
+    Mutant("reptile-moves-away", "reptile_meta_gradient",
+           (("(phi[name] - theta[name])", "(theta[name] - phi[name])"),),
+           "reptile_meta_gradient", "away from θ̂"),
+]
+
+
+def reference_source() -> str:
+    return inspect.getsource(inner_loop)
+
+
+def mutated_namespace(mutant: Mutant) -> dict:
+    """The reference answers with ``mutant`` applied, as a namespace of functions."""
+    namespace: dict = {"__name__": f"mutant_{mutant.name.replace('-', '_')}"}
+    exec(compile(mutant.apply(reference_source()), f"<mutant {mutant.name}>", "exec"), namespace)
+    return namespace
