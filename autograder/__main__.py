@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from hwlib.errors import DataNotFoundError, HwlibError
 
@@ -16,7 +17,68 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="meta-train a reference algorithm, report test accuracy")
     train.add_arguments(p)
     p.set_defaults(func=train.main)
+
+    p = sub.add_parser("release", help="generate the student notebooks (solutions/ -> notebooks/)")
+    p.set_defaults(func=_release)
+
+    p = sub.add_parser("validate", help="prove the tests: solution full marks, blank release zero")
+    p.add_argument("--profile", default="tiny", choices=["tiny", "cpu", "gpu"])
+    p.add_argument("--mutants", action="store_true", help="also grade every known student bug")
+    p.add_argument("--out", type=Path, help="keep the grading course directory here")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("grade", help="autograde a folder of submissions -> grades.csv + feedback")
+    p.add_argument("submissions", type=Path, help="one folder (or .ipynb) per student")
+    p.add_argument("--profile", choices=["tiny", "cpu", "gpu"],
+                   help="grading budget (default: gpu when CUDA is available, else cpu)")
+    p.add_argument("--out", type=Path, default=Path("grading"), help="course directory for results")
+    p.add_argument("--cell-timeout", type=int, help="seconds per cell")
+    p.add_argument("--notebook-timeout", type=int, help="seconds per submission")
+    p.set_defaults(func=_grade)
+
+    p = sub.add_parser("calibrate", help="check a grading profile's tiers on the reference (JSON)")
+    p.add_argument("--profile", default="cpu", choices=["tiny", "cpu", "gpu"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--margin", type=float, default=0.01)
+    p.set_defaults(func=_calibrate)
     return parser
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from .calibrate import calibrate
+
+    report = calibrate(args.profile, args.seeds, args.margin)
+    print(json.dumps(report))
+    return 0 if report["reference_reaches_every_tier"] and report["baseline_below_maml_tier"] else 1
+
+
+def _release(args: argparse.Namespace) -> int:
+    from .course import release
+
+    print(f"released {release()}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .validate import validate
+
+    verdicts = validate(args.profile, args.mutants, args.out)
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
+def _grade(args: argparse.Namespace) -> int:
+    import torch
+
+    from .grade import grade
+
+    if not args.submissions.is_dir():
+        raise ValueError(f"{args.submissions} is not a folder of submissions")
+    profile = args.profile or ("gpu" if torch.cuda.is_available() else "cpu")
+    rows = grade(args.submissions, args.out, profile, args.cell_timeout, args.notebook_timeout)
+    print(f"{len(rows)} submissions graded with the '{profile}' profile: {args.out / 'grades.csv'}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,6 +68,26 @@ MUTANTS = [
 ]
 
 
+# the notebook's graded test cell (grade_id) of each check
+GRADE_IDS = {"inner_update": "test_inner_update", "outer_step": "test_outer_step",
+             "maml_meta_loss": "test_maml_gradient", "fomaml_meta_loss": "test_fomaml_gradient",
+             "anil_adapt": "test_anil", "reptile_meta_gradient": "test_reptile"}
+
+
+def mutate_notebook(notebook: dict, mutant: Mutant) -> dict:
+    """A copy of the solution ``notebook`` (nbformat JSON) with ``mutant`` applied to the cell
+    that defines its function."""
+    import copy
+
+    nb = copy.deepcopy(notebook)
+    for cell in nb["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code" and f"def {mutant.function}(" in source:
+            cell["source"] = mutant.apply(source)
+            return nb
+    raise ValueError(f"no cell defines {mutant.function}")
+
+
 def reference_source() -> str:
     return inspect.getsource(inner_loop)
 

@@ -26,15 +26,18 @@ class NotebookBudget:
     max_steps: int | None
     meta_batch_size: int
     test_tasks: int
+    val_tasks: int
+    val_every: int
+    steps_plot_tasks: int
 
 
 BUDGETS = {
     "gpu": NotebookBudget("gpu", 3000, {"maml": 3.0, "fomaml": 2.0, "anil": 2.0, "reptile": 2.0,
-                                        "pretrain": 2.0}, None, 16, 600),
+                                        "pretrain": 2.0}, None, 16, 600, 100, 100, 200),
     "cpu": NotebookBudget("cpu", 2000, {"maml": 4.0, "fomaml": 2.0, "anil": 2.0, "reptile": 2.0,
-                                        "pretrain": 2.0}, None, 16, 600),
+                                        "pretrain": 2.0}, None, 16, 600, 100, 100, 200),
     "tiny": NotebookBudget("tiny", 30, {"maml": 0.1, "fomaml": 0.1, "anil": 0.1, "reptile": 0.1,
-                                        "pretrain": 0.1}, 3, 2, 20),
+                                        "pretrain": 0.1}, 3, 2, 20, 4, 2, 4),
 }
 
 

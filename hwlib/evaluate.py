@@ -74,3 +74,21 @@ def evaluate(model: nn.Module, phi: Params, adapt: AdaptFn,
                     accs.append(accuracy(forward(model, theta, task.x_query), task.y_query))
             bar.update(len(batch))
     return EvalResult(torch.stack(accs).cpu(), steps)
+
+
+def graph_memory_mb(loss_fn, *args) -> float:
+    """MB of tensors autograd saves for the backward pass while computing ``loss_fn(*args)``.
+
+    A device-independent measure of a meta-loss's memory: second-order MAML keeps the inner
+    loop's graph (and the inner gradients' graph), first-order MAML does not.
+    """
+    total = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss_fn(*args)
+    return total / 2 ** 20

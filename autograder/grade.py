@@ -1,0 +1,145 @@
+"""``python -m autograder grade SUBMISSIONS/``: collect → autograde → feedback → grades CSV.
+
+``SUBMISSIONS/`` holds one folder per student (the folder name is the student id) with the
+notebook inside (``metalearning.ipynb`` anywhere below it), or ``<student>.ipynb`` files.
+Every submission gets a row, whatever happens to it (timeout, invalid notebook, crash).
+Outputs in ``--out`` (default ``grading/``): the nbgrader course directory (``autograded/``,
+``feedback/<student>/metalearning/metalearning.html``, ``gradebook.db``), ``grades.csv``
+(one row per student, one column per graded test) and ``failures.csv`` (why each lost point
+was lost).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .course import ASSIGNMENT, NOTEBOOK, grading_env, make_workspace, nbgrader, submit
+
+PROFILE_LIMITS = {  # per-cell and per-notebook time limits (seconds) of each grading profile
+    "tiny": (300, 900),
+    "cpu": (900, 1800),
+    "gpu": (600, 900),
+}
+
+
+@dataclass
+class Row:
+    """One student's result: total, per-test scores and failure messages."""
+
+    student: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: str = "graded"
+    seconds: float = 0.0
+    tests: dict = field(default_factory=dict)      # grade_id -> (score, max_score)
+    messages: dict = field(default_factory=dict)   # grade_id -> failure message
+
+
+def find_submissions(folder: Path) -> dict[str, Path | None]:
+    """``{student id: notebook path or None}``; ids are folder or file names."""
+    found: dict[str, Path | None] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir():
+            nbs = sorted(entry.rglob(NOTEBOOK)) or sorted(entry.rglob("*.ipynb"))
+            found[entry.name] = nbs[0] if nbs else None
+        elif entry.suffix == ".ipynb":
+            found[entry.stem] = entry
+    bad = [s for s in found if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", s)]
+    if bad:
+        raise ValueError(f"student ids must be letters, digits, '_', '.', '-': rename {bad[:3]}")
+    return found
+
+
+def _messages(autograded: Path) -> dict[str, str]:
+    """grade_id → 'ErrorName: message' of every graded cell that raised, from the notebook."""
+    try:
+        nb = json.loads(autograded.read_text())
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if meta.get("grade") and errors:
+            out[meta["grade_id"]] = f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}"[:500]
+    return out
+
+
+def _read_gradebook(root: Path, row: Row) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{root.resolve()}/gradebook.db") as gb:
+        row.max_score = float(gb.find_assignment(ASSIGNMENT).max_score)
+        try:
+            nb = gb.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, row.student)
+        except MissingEntry:
+            return
+        row.score, row.max_score = float(nb.score), float(nb.max_score)
+        row.tests = {g.name: (float(g.score), float(g.max_score)) for g in nb.grades}
+
+
+def grade_one(root: Path, student: str, notebook: Path | None, profile: str,
+              notebook_timeout: int) -> Row:
+    """Autograde one submission in its own nbgrader process; always returns a row."""
+    row, start = Row(student), time.perf_counter()
+    if notebook is None:
+        row.status = "no notebook found in the submission"
+        return row
+    submit(root, student, notebook)
+    try:
+        proc = nbgrader(["autograde", ASSIGNMENT, "--student", student, "--force", "--create"],
+                        cwd=root, env=grading_env(profile), timeout=notebook_timeout, check=False)
+        if proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+            row.status = "not graded: nbgrader could not run it (" + " | ".join(tail)[:300] + ")"
+    except subprocess.TimeoutExpired:
+        row.status = f"not graded: the notebook ran over {notebook_timeout} s"
+    _read_gradebook(root, row)
+    row.messages = _messages(root / "autograded" / student / ASSIGNMENT / NOTEBOOK)
+    if row.status == "graded":
+        feedback = nbgrader(["generate_feedback", ASSIGNMENT, "--student", student, "--force"],
+                            cwd=root, check=False)
+        if feedback.returncode != 0:
+            row.status = "graded (feedback could not be generated)"
+    row.seconds = round(time.perf_counter() - start, 1)
+    return row
+
+
+def write_reports(root: Path, rows: list[Row]) -> None:
+    """``grades.csv`` (one row per student) and ``failures.csv`` (one row per lost test)."""
+    tests = sorted({t for r in rows for t in r.tests})
+    with open(root / "grades.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "score", "max_score", "status", "seconds", *tests])
+        for r in rows:
+            w.writerow([r.student, r.score, r.max_score, r.status, r.seconds,
+                        *[r.tests.get(t, (0.0, 0.0))[0] for t in tests]])
+    with open(root / "failures.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "test", "score", "max_score", "message"])
+        for r in rows:
+            for t, (score, top) in sorted(r.tests.items()):
+                if score < top:
+                    w.writerow([r.student, t, score, top, r.messages.get(t, "")])
+
+
+def grade(submissions: Path, out: Path, profile: str, cell_timeout: int | None = None,
+          notebook_timeout: int | None = None, progress: bool = True) -> list[Row]:
+    """Grade every submission in ``submissions`` into the course directory ``out``."""
+    cell_limit, nb_limit = PROFILE_LIMITS[profile]
+    root = make_workspace(out, cell_timeout or cell_limit)
+    rows = []
+    for student, notebook in find_submissions(submissions).items():
+        rows.append(grade_one(root, student, notebook, profile, notebook_timeout or nb_limit))
+        if progress:
+            r = rows[-1]
+            print(f"{r.student:<30} {r.score:6.1f} / {r.max_score:<6.1f} {r.seconds:7.1f} s  {r.status}",
+                  flush=True)
+    write_reports(root, rows)
+    return rows

@@ -1,0 +1,74 @@
+"""``python -m autograder validate``: proof that the graded tests work.
+
+Grades, through the real nbgrader pipeline: the instructor solution (must get full marks), the
+blank student release (must get zero on every graded cell) and, with ``--mutants``, every
+known student bug of :mod:`autograder.mutants` (each must lose the test meant for it, with a
+message naming the cause).  Prints a table and returns whether everything held.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .course import ASSIGNMENT, NOTEBOOK, REPO, release
+from .grade import Row, grade
+from .mutants import GRADE_IDS, MUTANTS, mutate_notebook
+
+
+@dataclass
+class Verdict:
+    name: str
+    row: Row
+    ok: bool
+    expectation: str
+
+
+def build_submissions(folder: Path, mutants: bool) -> None:
+    """solution/, blank/ and mutant-*/ submissions, each with its notebook."""
+    solution = json.loads((REPO / "solutions" / ASSIGNMENT / NOTEBOOK).read_text())
+    blank = release(folder / "_release")
+    entries = {"solution": solution, "blank": json.loads(blank.read_text())}
+    if mutants:
+        entries.update({f"mutant-{m.name}": mutate_notebook(solution, m) for m in MUTANTS})
+    for name, nb in entries.items():
+        (folder / "submissions" / name).mkdir(parents=True)
+        (folder / "submissions" / name / NOTEBOOK).write_text(json.dumps(nb, indent=1))
+
+
+def judge(rows: list[Row]) -> list[Verdict]:
+    by_name = {r.student: r for r in rows}
+    verdicts = []
+    sol = by_name["solution"]
+    verdicts.append(Verdict("solution", sol, sol.score == sol.max_score > 0, "full marks"))
+    blank = by_name["blank"]
+    verdicts.append(Verdict("blank", blank, blank.score == 0 and all(
+        s == 0 for s, _ in blank.tests.values()) and len(blank.tests) > 0,
+        "zero on every graded cell"))
+    for m in MUTANTS:
+        row = by_name.get(f"mutant-{m.name}")
+        if row is None:
+            continue
+        test = GRADE_IDS[m.check]
+        lost = row.tests.get(test, (1, 1))[0] == 0
+        named = m.message in row.messages.get(test, "")
+        verdicts.append(Verdict(f"mutant-{m.name}", row, lost and named,
+                                f"fails {test} naming '{m.message}'"))
+    return verdicts
+
+
+def validate(profile: str = "tiny", mutants: bool = False, out: Path | None = None,
+             progress: bool = True) -> list[Verdict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        build_submissions(Path(tmp), mutants)
+        rows = grade(Path(tmp) / "submissions", out or Path(tmp) / "course", profile,
+                     progress=progress)
+    verdicts = judge(rows)
+    if progress:
+        print(f"\n{'submission':<36} {'score':>12}  {'expected':<52} ok")
+        for v in verdicts:
+            print(f"{v.name:<36} {v.row.score:5.1f} / {v.row.max_score:<5.1f}  "
+                  f"{v.expectation:<52} {'yes' if v.ok else 'NO'}")
+    return verdicts

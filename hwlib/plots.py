@@ -1,0 +1,95 @@
+"""Report-ready figures: titles, axis labels with units, saved to ``figures/`` as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+
+from .history import History
+from .tasks import TaskBatch
+
+FIGURES = Path("figures")
+
+
+def save(fig: plt.Figure, name: str) -> Path:
+    """Save ``fig`` as ``figures/<name>.png`` (150 dpi) and return the path."""
+    FIGURES.mkdir(exist_ok=True)
+    path = FIGURES / f"{name}.png"
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    return path
+
+
+def show_episode(task: TaskBatch, title: str = "An N-way K-shot episode") -> plt.Figure:
+    """Support set (top) and query set (bottom) of one task, each image titled with its label."""
+    xs, ys, xq, yq = (t.detach().cpu() for t in (task.x_support, task.y_support, task.x_query,
+                                                  task.y_query))
+    cols = max(len(xs), min(len(xq), 10))
+    fig, axes = plt.subplots(2, cols, figsize=(1.1 * cols, 2.8), squeeze=False)
+    for row, (x, y, name) in enumerate(((xs, ys, "support"), (xq[:cols], yq[:cols], "query"))):
+        for j in range(cols):
+            ax = axes[row, j]
+            ax.axis("off")
+            if j < len(x):
+                ax.imshow(x[j, 0], cmap="gray_r")
+                ax.set_title(f"{name} y={int(y[j])}", fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_sine_fits(x: torch.Tensor, curves: Mapping[str, torch.Tensor], truth: torch.Tensor,
+                   support: tuple[torch.Tensor, torch.Tensor], title: str) -> plt.Figure:
+    """Predictions ``curves[label]`` over ``x`` with the true sine and the K support points."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(x.cpu(), truth.cpu(), "k-", lw=2, label="true function")
+    for label, y in curves.items():
+        ax.plot(x.cpu(), y.detach().cpu(), "--", label=label)
+    ax.plot(support[0].cpu(), support[1].cpu(), "^", color="tab:red", ms=8, label="support points")
+    ax.set(xlabel="x", ylabel="y", title=title, xlim=(-5, 5))
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_history(history: History, title: str = "Meta-training") -> plt.Figure:
+    """Meta-loss and (if logged) meta-validation accuracy against the number of training tasks."""
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax[0].plot([r["tasks"] for r in history.train], [r["loss"] for r in history.train])
+    ax[0].set(xlabel="training tasks seen", ylabel="meta-loss (query)", title=title)
+    if history.val:
+        acc = torch.tensor([r["val_accuracy"] for r in history.val]) * 100
+        ci = torch.tensor([r["val_ci95"] for r in history.val]) * 100
+        t = [r["tasks"] for r in history.val]
+        ax[1].plot(t, acc, marker="o")
+        ax[1].fill_between(t, acc - ci, acc + ci, alpha=0.3)
+    ax[1].set(xlabel="training tasks seen", ylabel="validation accuracy (%)",
+              title="Meta-validation (mean ± 95% CI)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_tasks(histories: Mapping[str, History]) -> plt.Figure:
+    """Report plot: meta-validation accuracy against the number of training tasks, per method."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, h in histories.items():
+        if h.val:
+            ax.plot([r["tasks"] for r in h.val], [100 * r["val_accuracy"] for r in h.val],
+                    marker="o", label=name)
+    ax.set(xlabel="number of training tasks", ylabel="validation accuracy (%)",
+           title="Accuracy vs number of training tasks (5-way 1-shot)")
+    ax.legend()
+    return fig
+
+
+def plot_accuracy_vs_steps(results: Mapping[str, Sequence[tuple[int, float, float]]]) -> plt.Figure:
+    """Report plot: test accuracy (mean ± 95% CI) against inner steps at test time, per method."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, rows in results.items():
+        steps, mean, ci = zip(*rows)
+        ax.errorbar(steps, [100 * m for m in mean], yerr=[100 * c for c in ci], marker="o",
+                    capsize=3, label=name)
+    ax.set(xlabel="inner steps at test time", ylabel="test accuracy (%)",
+           title="Accuracy vs inner steps at test time (5-way 1-shot)")
+    ax.legend()
+    return fig

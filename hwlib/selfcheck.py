@@ -1,0 +1,132 @@
+"""Self-checks for the notebook: instant, specific feedback that does not reveal the solution.
+
+Each function runs your code on a small example and prints ``✓ ...`` or raises an
+``AssertionError`` that says what looks wrong and what to look at.  They check shapes, types,
+a hand-computed example and *consistency of your own code* (e.g. your meta-gradient against a
+finite-difference estimate of your own meta-loss); the graded tests are stricter.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .models import MLP, init_params, split_body_head, task_loss
+from .sinusoid import SinusoidSampler
+from .tasks import TaskBatch
+
+# The 2-parameter example: y ≈ w·x + b on three points, one step with α = 0.1.
+_X = [[1.0], [2.0], [-1.0]]
+_Y = [[1.0], [3.0], [-2.0]]
+_PHI = {"weight": [[0.5]], "bias": [-0.2]}
+_EXPECTED = {"weight": 0.926667, "bias": -0.093333}  # worked out by hand from the MSE
+
+
+def _ok(message: str) -> None:
+    print(f"✓ {message}")
+
+
+def _problem(tasks: int = 2):
+    model = MLP(hidden=5).double()
+    phi = {k: v.double().detach().requires_grad_(True) for k, v in init_params(model, 0).items()}
+    b = SinusoidSampler(k_shot=4, q_query=4, seed=1).sample(tasks)
+    return model, phi, TaskBatch(*(t.double() for t in (b.x_support, b.y_support, b.x_query,
+                                                         b.y_query)))
+
+
+def check_inner_update(inner_update: Callable) -> None:
+    """Your inner step on a 2-parameter linear model, compared with the hand-computed values."""
+    model = nn.Linear(1, 1).double()
+    phi = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in _PHI.items()}
+    x, y = torch.tensor(_X, dtype=torch.float64), torch.tensor(_Y, dtype=torch.float64)
+    out = inner_update(model, phi, x, y, 0.1)
+    assert isinstance(out, dict), f"inner_update must return a dict like params, got {type(out).__name__}"
+    assert set(out) == set(phi), f"inner_update returned keys {sorted(out)}, expected {sorted(phi)}"
+    got = {k: out[k].detach().flatten()[0].item() for k in phi}
+    assert all(abs(got[k] - _EXPECTED[k]) < 1e-5 for k in phi), (
+        f"your inner step on this 2-parameter example gives θ̂ = (w={got['weight']:.6f}, "
+        f"b={got['bias']:.6f}), expected (w={_EXPECTED['weight']:.6f}, b={_EXPECTED['bias']:.6f}) "
+        f"for φ = (w=0.5, b=-0.2), α = 0.1 and the MSE loss. Check the sign and the size of the step.")
+    assert out["weight"].requires_grad, ("θ̂ is detached from φ: do not use .detach(), .data or "
+                                         "torch.no_grad() in the inner update")
+    _ok(f"inner_update: θ̂ = (w={got['weight']:.4f}, b={got['bias']:.4f}) as expected")
+
+
+def _fd_direction(loss_fn: Callable, phi: dict, direction: dict, eps: float = 1e-6) -> float:
+    """(L(φ + εd) − L(φ − εd)) / 2ε: the directional derivative of L along d."""
+    def at(sign: float):
+        p = {k: (v.detach() + sign * eps * direction[k]).requires_grad_(True) for k, v in phi.items()}
+        return loss_fn(p).item()
+    return (at(1.0) - at(-1.0)) / (2 * eps)
+
+
+def check_meta_gradient(meta_loss: Callable, name: str = "maml_meta_loss",
+                        alpha: float = 0.1) -> None:
+    """Your meta-gradient against a finite-difference estimate of *your own* meta-loss."""
+    model, phi, batch = _problem()
+    loss = meta_loss(model, phi, batch, alpha)
+    assert isinstance(loss, torch.Tensor) and loss.dim() == 0, (
+        f"{name} must return a scalar tensor, got {type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}")
+    assert loss.requires_grad, f"{name}'s loss has no graph back to φ (detached?)"
+    grads = torch.autograd.grad(loss, list(phi.values()), allow_unused=True)
+    torch.manual_seed(0)
+    direction = {k: torch.randn_like(v) for k, v in phi.items()}
+    analytic = sum((g * direction[k]).sum().item() for (k, v), g in zip(phi.items(), grads)
+                   if g is not None)
+    numeric = _fd_direction(lambda p: meta_loss(model, p, batch, alpha), phi, direction)
+    assert abs(analytic - numeric) <= 1e-4 * max(1.0, abs(numeric)), (
+        f"your meta-gradient disagrees with a finite-difference estimate of your own meta-loss "
+        f"(directional derivative {analytic:.6f} vs {numeric:.6f}) — did you build the graph "
+        "through the inner loop (create_graph=True)?")
+    _ok(f"{name}: the meta-gradient matches finite differences of your meta-loss "
+        f"({analytic:.5f} vs {numeric:.5f})")
+
+
+def check_outer_step(outer_step: Callable) -> None:
+    """Two outer steps in a row: the second must use only its own meta-gradient."""
+    model, phi, batch = _problem()
+    opt = torch.optim.SGD(list(phi.values()), lr=0.0)
+    for i in range(2):
+        loss = task_loss(model, phi, batch.x_query[i], batch.y_query[i])
+        expected = torch.autograd.grad(loss, list(phi.values()), retain_graph=True)
+        value = outer_step(opt, loss)
+    got = [p.grad for p in phi.values()]
+    assert all(g is not None for g in got), "outer_step did not back-propagate the meta-loss"
+    assert all(torch.allclose(g, e) for g, e in zip(got, expected)), (
+        "after two outer steps, φ.grad holds more than the last meta-gradient: gradients "
+        "accumulate between steps. What must happen before each backward()?")
+    assert isinstance(value, float), f"outer_step should return a float (loss.item()), got {type(value).__name__}"
+    _ok("outer_step: gradients are fresh at every step")
+
+
+def check_anil_adapt(anil_adapt: Callable, alpha: float = 0.1) -> None:
+    """ANIL's inner loop must leave every body parameter exactly as it was."""
+    model, phi, batch = _problem()
+    out = anil_adapt(model, phi, batch.x_support[0], batch.y_support[0], alpha, steps=2)
+    assert isinstance(out, dict) and set(out) == set(phi), "anil_adapt must return a full dict like φ"
+    body, head = split_body_head(phi)
+    changed = [k for k in body if not torch.equal(out[k].detach(), body[k].detach())]
+    assert not changed, f"your ANIL inner loop changed body parameters: {changed}"
+    assert any(not torch.equal(out[k].detach(), head[k].detach()) for k in head), \
+        "anil_adapt did not change the head"
+    _ok("anil_adapt: only the head moved")
+
+
+def check_reptile_meta_gradient(reptile_meta_gradient: Callable, alpha: float = 0.05) -> None:
+    """Shapes, and a sanity check: a small outer step along your direction lowers the task loss."""
+    model, phi, batch = _problem()
+    direction, loss = reptile_meta_gradient(model, phi, batch, alpha, steps=5)
+    assert isinstance(direction, dict) and set(direction) == set(phi), \
+        "the direction must be a dict with the keys of φ"
+    assert all(d.shape == phi[k].shape for k, d in direction.items()), "direction shapes must match φ"
+    def mean_loss(p):
+        return sum(task_loss(model, p, torch.cat([t.x_support, t.x_query]),
+                             torch.cat([t.y_support, t.y_query])) for t in batch).item()
+    stepped = {k: (v - 0.1 * direction[k]).detach() for k, v in phi.items()}  # the skeleton: φ − ε·d
+    before, after = mean_loss(phi), mean_loss(stepped)
+    assert after < before, (
+        f"one outer step φ ← φ − ε·d along your direction raised the tasks' loss "
+        f"({before:.4f} → {after:.4f}): φ should move towards the adapted θ̂, not away from it")
+    _ok(f"reptile_meta_gradient: an outer step lowers the tasks' loss ({before:.4f} → {after:.4f})")
