@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="cpu", choices=["tiny", "cpu", "gpu"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--margin", type=float, default=0.01)
+    p.add_argument("--curve", type=int, nargs="*", default=[],
+                   help="also report the accuracy after these meta-step budgets (same runs)")
     p.set_defaults(func=_calibrate)
     return parser
 
@@ -49,7 +51,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     from .calibrate import calibrate
 
-    report = calibrate(args.profile, args.seeds, args.margin)
+    report = calibrate(args.profile, args.seeds, args.margin, args.curve)
     print(json.dumps(report))
     return 0 if report["reference_reaches_every_tier"] and report["baseline_below_maml_tier"] else 1
 

@@ -88,8 +88,16 @@ def submit(root: Path, student: str, notebook: Path) -> Path:
 
 
 def grading_env(profile: str) -> dict:
-    """The environment of a grading kernel: trusted code on the path, grading budgets."""
+    """The environment of a grading kernel: trusted code on the path, grading budgets.
+
+    Kernels run in nbgrader's own working directory, so data and cache locations given as
+    relative paths (``OMNIGLOT_ROOT=../shared/data/omniglot``) are made absolute here, relative
+    to where the grader was started.
+    """
     env = dict(os.environ)
+    for name in ("OMNIGLOT_ROOT", "HWLIB_CACHE_DIR"):
+        if env.get(name):
+            env[name] = str(Path(env[name]).expanduser().resolve())
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update(HW_GRADING="1", HW_GRADING_PROFILE=profile, PYTHONUNBUFFERED="1")
     return env

@@ -90,6 +90,7 @@ def grade_one(root: Path, student: str, notebook: Path | None, profile: str,
     row, start = Row(student), time.perf_counter()
     if notebook is None:
         row.status = "no notebook found in the submission"
+        _read_gradebook(root, row)
         return row
     submit(root, student, notebook)
     try:

@@ -29,7 +29,7 @@ from .reference import ALGORITHMS, make_learner
 # time (test-time adaptation may take more steps than training did), η meta lr, outer optimizer.
 ALGO_DEFAULTS = {
     "maml": dict(inner_lr=0.4, inner_steps=1, eval_inner_steps=3, meta_lr=1e-3, optimizer="adam"),
-    "fomaml": dict(inner_lr=0.4, inner_steps=1, eval_inner_steps=3, meta_lr=1e-3,
+    "fomaml": dict(inner_lr=0.1, inner_steps=1, eval_inner_steps=3, meta_lr=1e-3,
                    optimizer="adam"),
     "anil": dict(inner_lr=0.4, inner_steps=1, eval_inner_steps=3, meta_lr=1e-3, optimizer="adam"),
     "reptile": dict(inner_lr=0.1, inner_steps=5, eval_inner_steps=5, meta_lr=1.0,
@@ -57,7 +57,7 @@ class RunSpec:
     steps: Optional[int] = None
     seed: int = 0
     rotations: bool = True
-    val_characters: int = 100
+    val_characters: Optional[int] = None  # None: hwlib's default (100 on Omniglot)
     val_every: int = 0
     test_tasks: int = 600
     test_query: int = 15
@@ -131,8 +131,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="meta-step budget (exactly reproducible)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-rotations", dest="rotations", action="store_false")
-    p.add_argument("--val-characters", type=int, default=100,
-                   help="background characters held out for meta-validation")
+    p.add_argument("--val-characters", type=int,
+                   help="background characters held out for meta-validation (default 100)")
     p.add_argument("--val-every", type=int, default=0,
                    help="validate on 100 fixed meta-val tasks every N meta-steps (0: never)")
     p.add_argument("--test-tasks", type=int, default=600)

@@ -40,15 +40,31 @@ def show_episode(task: TaskBatch, title: str = "An N-way K-shot episode") -> plt
 
 
 def plot_sine_fits(x: torch.Tensor, curves: Mapping[str, torch.Tensor], truth: torch.Tensor,
-                   support: tuple[torch.Tensor, torch.Tensor], title: str) -> plt.Figure:
+                   support: tuple[torch.Tensor, torch.Tensor], title: str,
+                   ax: plt.Axes | None = None) -> plt.Figure:
     """Predictions ``curves[label]`` over ``x`` with the true sine and the K support points."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(6, 3.5)) if ax is None else (ax.figure, ax)
     ax.plot(x.cpu(), truth.cpu(), "k-", lw=2, label="true function")
     for label, y in curves.items():
         ax.plot(x.cpu(), y.detach().cpu(), "--", label=label)
     ax.plot(support[0].cpu(), support[1].cpu(), "^", color="tab:red", ms=8, label="support points")
     ax.set(xlabel="x", ylabel="y", title=title, xlim=(-5, 5))
     ax.legend(fontsize=8)
+    return fig
+
+
+def plot_sine_adaptation(x: torch.Tensor, fits: Mapping[str, Mapping[str, torch.Tensor]],
+                         truth: torch.Tensor, support: tuple[torch.Tensor, torch.Tensor],
+                         alpha: float) -> plt.Figure:
+    """The MAML paper's sinusoid figure: one panel per initialisation (``fits[name]`` maps
+    'after k steps' to the prediction), all on the same new task and the same y-axis."""
+    fig, axes = plt.subplots(1, len(fits), figsize=(6 * len(fits), 3.8), sharey=True,
+                             squeeze=False)
+    for ax, (name, curves) in zip(axes[0], fits.items()):
+        plot_sine_fits(x, curves, truth, support, f"{name} initialisation, fine-tuned (α = {alpha})",
+                       ax=ax)
+    fig.suptitle("Adapting to a new sine from K = %d points" % len(support[0]))
+    fig.tight_layout()
     return fig
 
 

@@ -84,6 +84,43 @@ def check_meta_gradient(meta_loss: Callable, name: str = "maml_meta_loss",
         f"({analytic:.5f} vs {numeric:.5f})")
 
 
+def check_first_order(fomaml_meta_loss: Callable, inner_update: Callable,
+                      alpha: float = 0.1) -> None:
+    """First-order MAML against your own inner step: same value, gradient = query gradient at θ̂.
+
+    With ∂θ̂/∂φ ≈ I the meta-gradient is (1/B) Σ_i ∇θ l_i^q(θ)|θ=θ̂_i.  θ̂_i is computed here with
+    *your* ``inner_update`` and then treated as a fresh leaf, so this compares your FOMAML with
+    your inner loop, not with a hidden answer.
+    """
+    model, phi, batch = _problem()
+    loss = fomaml_meta_loss(model, phi, batch, alpha)
+    assert isinstance(loss, torch.Tensor) and loss.dim() == 0, (
+        f"fomaml_meta_loss must return a scalar tensor, got {type(loss).__name__} "
+        f"{tuple(getattr(loss, 'shape', ()))}")
+    assert loss.requires_grad, "fomaml_meta_loss's loss has no graph back to φ (detached?)"
+    grads = torch.autograd.grad(loss, list(phi.values()), allow_unused=True)
+    expected = [torch.zeros_like(v) for v in phi.values()]
+    values = []
+    for t in batch:
+        theta = {k: v.detach().requires_grad_(True) for k, v in
+                 inner_update(model, phi, t.x_support, t.y_support, alpha).items()}
+        q = task_loss(model, theta, t.x_query, t.y_query)
+        values.append(q.item())
+        for e, g in zip(expected, torch.autograd.grad(q, list(theta.values()))):
+            e += g / len(batch)
+    value = sum(values) / len(values)
+    assert abs(loss.item() - value) < 1e-6 * max(1.0, abs(value)), (
+        f"fomaml_meta_loss = {loss.item():.6f}, but the mean query loss at θ̂ (from your "
+        f"inner_update) is {value:.6f}: FOMAML changes the gradient, not the value of the meta-loss")
+    got = [torch.zeros_like(v) if g is None else g for v, g in zip(phi.values(), grads)]
+    worst = max((g - e).abs().max().item() for g, e in zip(got, expected))
+    assert worst < 1e-6, (
+        f"your first-order meta-gradient differs from the mean query gradient at θ̂ by up to "
+        f"{worst:.3g}: with ∂θ̂/∂φ ≈ I nothing may flow through the inner gradients — is the "
+        "inner loop's gradient still part of the graph?")
+    _ok("fomaml_meta_loss: MAML's value, and the query gradient at θ̂ as its meta-gradient")
+
+
 def check_outer_step(outer_step: Callable) -> None:
     """Two outer steps in a row: the second must use only its own meta-gradient."""
     model, phi, batch = _problem()

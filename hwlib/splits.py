@@ -2,7 +2,9 @@
 
 * **meta-train**: the background characters (30 alphabets, 964 characters) minus meta-val;
 * **meta-val**: ``val_characters`` background characters (default 100) drawn with ``seed``
-  (default 0) — used to choose hyper-parameters and for early stopping;
+  (default 0) — used to choose hyper-parameters and for early stopping.  On a small
+  Omniglot-like dataset (fewer than 500 background characters, e.g. the tests' synthetic one)
+  the default is a sixth of the characters (at least 2) instead;
 * **meta-test**: all 659 characters of the 20 evaluation alphabets, never seen in training.
 
 A character is in exactly one split, so every episode at test time is made of characters
@@ -33,10 +35,20 @@ class Splits:
         return getattr(self, name)
 
 
-def split_background(background: CharacterSet, val_characters: int = 100,
+DEFAULT_VAL_CHARACTERS = 100
+
+
+def default_val_characters(n: int) -> int:
+    """100 for Omniglot (964 background characters); a sixth (≥ 2) for a small dataset."""
+    return DEFAULT_VAL_CHARACTERS if n >= 5 * DEFAULT_VAL_CHARACTERS else max(2, n // 6)
+
+
+def split_background(background: CharacterSet, val_characters: int | None = None,
                      seed: int = 0) -> tuple[CharacterSet, CharacterSet]:
     """Split background characters into (meta-train, meta-val) with a seeded permutation."""
     n = len(background)
+    if val_characters is None:
+        val_characters = default_val_characters(n)
     if not 0 < val_characters < n:
         raise ValueError(f"val_characters must be in 1..{n - 1} (there are {n} background "
                          f"characters), got {val_characters}")
@@ -47,7 +59,7 @@ def split_background(background: CharacterSet, val_characters: int = 100,
 
 
 def omniglot_splits(root: str | os.PathLike | None = None, image_size: int = 28,
-                    val_characters: int = 100, seed: int = 0,
+                    val_characters: int | None = None, seed: int = 0,
                     cache_dir: str | os.PathLike | None = None, download: bool = False,
                     progress: bool = True) -> Splits:
     """Load Omniglot (see :mod:`hwlib.omniglot` for where from) and split it by character."""

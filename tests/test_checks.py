@@ -40,3 +40,16 @@ def test_wrong_types_are_reported():
         checks.check_maml_meta_loss(lambda *a, **k: 1.0)
     with pytest.raises(checks.CheckFailed, match="raised ZeroDivisionError"):
         checks.check_anil_adapt(lambda *a, **k: 1 / 0)
+
+
+def test_each_function_is_graded_alone():
+    """A wrong inner_update costs its own test only: MAML, FOMAML and Reptile are checked with
+    the reference inner step, and the student's namespace is restored afterwards."""
+    (wrong_sign,) = [m for m in MUTANTS if m.name == "inner-step-wrong-sign"]
+    namespace = mutated_namespace(wrong_sign)
+    broken = namespace["inner_update"]
+    with pytest.raises(checks.CheckFailed, match="wrong sign"):
+        checks.check_inner_update(broken)
+    for name in ("maml_meta_loss", "fomaml_meta_loss", "reptile_meta_gradient"):
+        getattr(checks, f"check_{name}")(namespace[name])
+        assert namespace["inner_update"] is broken

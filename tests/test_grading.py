@@ -27,6 +27,7 @@ def grading_data(synthetic_root, monkeypatch) -> Path:
     return Path(root)
 
 
+@pytest.mark.timeout(1800)  # about 20 s per notebook on 2 idle cores; far more on a loaded machine
 def test_solution_full_blank_zero_and_every_bug_caught(tmp_path, grading_data, capsys):
     verdicts = validate("tiny", mutants=True, out=tmp_path / "course", progress=True)
     table = capsys.readouterr().out

@@ -9,9 +9,10 @@ Profiles fix the budget per kind of grading machine; see ``docs/grading.md`` for
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -64,8 +65,14 @@ def current_profile() -> Profile:
 
 
 def train_and_evaluate(inner_update: Callable, maml_meta_loss: Callable, profile: Profile,
-                       alpha: float = 0.4, seed: Optional[int] = None) -> EvalResult:
-    """Meta-train with the student's functions on the profile's budget; test accuracy."""
+                       alpha: float = 0.4, seed: Optional[int] = None,
+                       curve: Sequence[int] = ()) -> EvalResult | dict[int, EvalResult]:
+    """Meta-train with the student's functions on the profile's budget; test accuracy.
+
+    With ``curve`` (increasing meta-step counts), one run is evaluated after each of those
+    budgets and ``{steps: result}`` is returned: training continues from a checkpoint (φ, Adam's
+    state, the sampler's random state), so each point equals a run with that budget alone.
+    """
     device = default_device()
     splits = omniglot_splits(progress=False)
     seed = profile.seed if seed is None else seed
@@ -82,11 +89,23 @@ def train_and_evaluate(inner_update: Callable, maml_meta_loss: Callable, profile
     learner = MetaLearner(model, adapt, meta_loss=partial(maml_meta_loss, model, alpha=alpha,
                                                           steps=1), name="student-maml")
     sampler = EpisodeSampler(splits.train, 5, 1, 1, rotations=True, device=device, seed=seed)
-    meta_train(learner, phi, sampler.sample,
-               TrainConfig(meta_batch_size=profile.meta_batch_size, minutes=profile.minutes,
-                           steps=profile.steps, progress=False))
     tasks = FixedTaskSet(splits.test, 5, 1, profile.test_query, profile.test_tasks)
-    return evaluate(model, phi, adapt, tasks, profile.eval_inner_steps)
+    if not curve:
+        meta_train(learner, phi, sampler.sample, _config(profile, profile.steps))
+        return evaluate(model, phi, adapt, tasks, profile.eval_inner_steps)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = os.path.join(tmp, "curve.ckpt")
+        for steps in curve:
+            meta_train(learner, phi, sampler.sample, _config(profile, steps, ckpt),
+                       resume_from=ckpt if results else None, sampler_state=sampler)
+            results[steps] = evaluate(model, phi, adapt, tasks, profile.eval_inner_steps)
+    return results
+
+
+def _config(profile: Profile, steps: Optional[int], checkpoint: Optional[str] = None):
+    return TrainConfig(meta_batch_size=profile.meta_batch_size, minutes=profile.minutes,
+                       steps=steps, progress=False, checkpoint_path=checkpoint)
 
 
 _RESULTS: dict = {}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from contextlib import contextmanager
+from typing import Callable, Iterator, Mapping
 
 import torch
 
@@ -40,6 +41,27 @@ def call_student(name: str, fn: Callable, *args, **kwargs):
         raise
     except Exception as e:  # the student's code crashed: say where, in words
         fail(f"{name} raised {type(e).__name__}: {e}")
+
+
+@contextmanager
+def graded_alone(fn: Callable, **reference: Callable) -> Iterator[None]:
+    """Grade ``fn`` on its own: while the block runs, the helpers it calls by global name
+    (e.g. the student's ``inner_update``) are the reference ones, so a bug in one function
+    costs the points of its own test, not of every test that calls it.  Restored afterwards."""
+    namespace = getattr(fn, "__globals__", None)
+    if namespace is None:
+        yield
+        return
+    saved = {k: namespace[k] for k in reference if k in namespace}
+    namespace.update(reference)
+    try:
+        yield
+    finally:
+        for k in reference:
+            if k in saved:
+                namespace[k] = saved[k]
+            else:
+                namespace.pop(k, None)
 
 
 def check_params_dict(name: str, out: object, like: Mapping[str, torch.Tensor]) -> None:

@@ -17,7 +17,8 @@ from hwlib.models import split_body_head, task_loss
 from hwlib.tasks import TaskBatch
 
 from .common import (ALPHA, call_student, check_params_dict, close, combine, fail,
-                     finite_difference, gradient, leaf, max_diff, scaled, tiny_problem)
+                     finite_difference, gradient, graded_alone, leaf, max_diff, scaled,
+                     tiny_problem)
 
 
 def _swap(batch: TaskBatch) -> TaskBatch:
@@ -142,7 +143,15 @@ def _diagnose_meta_loss(name: str, fn: Callable, model, phi, batch, second_order
 
 
 def check_maml_meta_loss(maml_meta_loss: Callable) -> None:
-    """Value (1/B) Σ l_query(θ̂) and the exact second-order meta-gradient; ``steps`` honoured."""
+    """Value (1/B) Σ l_query(θ̂) and the exact second-order meta-gradient; ``steps`` honoured.
+
+    Graded alone: the student's ``inner_update`` is replaced by the reference during the check.
+    """
+    with graded_alone(maml_meta_loss, inner_update=ref.inner_update):
+        _check_maml_meta_loss(maml_meta_loss)
+
+
+def _check_maml_meta_loss(maml_meta_loss: Callable) -> None:
     model, phi, batch = tiny_problem()
     _diagnose_meta_loss("maml_meta_loss", maml_meta_loss, model, phi, batch, second_order=True)
     two = call_student("maml_meta_loss", maml_meta_loss, model, phi, batch, ALPHA, steps=2)
@@ -151,10 +160,11 @@ def check_maml_meta_loss(maml_meta_loss: Callable) -> None:
 
 
 def check_fomaml_meta_loss(fomaml_meta_loss: Callable) -> None:
-    """Same value as MAML; gradient = the query gradient at θ̂ (∂θ̂/∂φ ≈ I)."""
+    """Same value as MAML; gradient = the query gradient at θ̂ (∂θ̂/∂φ ≈ I); graded alone."""
     model, phi, batch = tiny_problem()
-    _diagnose_meta_loss("fomaml_meta_loss", fomaml_meta_loss, model, phi, batch,
-                        second_order=False)
+    with graded_alone(fomaml_meta_loss, inner_update=ref.inner_update):
+        _diagnose_meta_loss("fomaml_meta_loss", fomaml_meta_loss, model, phi, batch,
+                            second_order=False)
 
 
 def check_anil_adapt(anil_adapt: Callable) -> None:
@@ -190,8 +200,9 @@ def check_anil_adapt(anil_adapt: Callable) -> None:
 def check_reptile_meta_gradient(reptile_meta_gradient: Callable) -> None:
     """Direction (1/B) Σ (φ − θ̂_i) with θ̂_i from SGD on support ∪ query."""
     model, phi, batch = tiny_problem()
-    out = call_student("reptile_meta_gradient", reptile_meta_gradient, model, phi, batch, ALPHA,
-                       steps=3)
+    with graded_alone(reptile_meta_gradient, inner_update=ref.inner_update):
+        out = call_student("reptile_meta_gradient", reptile_meta_gradient, model, phi, batch,
+                           ALPHA, steps=3)
     if not isinstance(out, tuple) or len(out) != 2:
         fail("reptile_meta_gradient must return (direction dict, mean loss).")
     direction, _ = out
