@@ -10,7 +10,7 @@ loop and the meta-loss — are yours to write in the notebook.
 from .device import default_device
 from .download import download_omniglot
 from .errors import CacheError, CorruptDataError, DataNotFoundError, DownloadError, HwlibError
-from .evaluate import EvalResult, accuracy, evaluate, mean_ci95
+from .evaluate import EvalResult, accuracy, evaluate, evaluate_steps, mean_ci95
 from .learner import MetaLearner
 from .models import MLP, Conv4, detach_params, forward, init_params, split_body_head
 from .omniglot import CharacterSet, load_set
@@ -25,6 +25,6 @@ __all__ = [
     "CacheError", "CharacterSet", "Conv4", "CorruptDataError", "DataNotFoundError",
     "DownloadError", "EpisodeSampler", "EvalResult", "FixedTaskSet", "HwlibError", "MLP",
     "MetaLearner", "SinusoidSampler", "Splits", "TaskBatch", "TrainConfig", "TrainResult",
-    "accuracy", "default_device", "detach_params", "download_omniglot", "evaluate", "forward",
+    "accuracy", "default_device", "detach_params", "download_omniglot", "evaluate", "evaluate_steps", "forward",
     "init_params", "load_set", "mean_ci95", "meta_train", "omniglot_splits", "split_body_head",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -59,21 +59,46 @@ def evaluate(model: nn.Module, phi: Params, adapt: AdaptFn,
              device: torch.device | str | None = None, batch_size: int = 50,
              progress: bool = False) -> EvalResult:
     """Adapt φ with ``adapt`` for ``steps`` inner steps on every task; query accuracy of θ̂."""
+    return evaluate_steps(model, phi, adapt, tasks, [steps], device, batch_size, progress)[steps]
+
+
+def evaluate_steps(model: nn.Module, phi: Params, adapt: AdaptFn,
+                   tasks: FixedTaskSet | Iterable[TaskBatch], steps: Sequence[int],
+                   device: torch.device | str | None = None, batch_size: int = 50,
+                   progress: bool = False) -> dict[int, EvalResult]:
+    """:func:`evaluate` after each number of inner steps in ``steps``, in one pass.
+
+    Adaptation continues from the previous θ̂ (θ̂_k = adapt(θ̂_j, k − j) for j < k), so the
+    cost is that of the largest number of steps, not of their sum.
+    """
+    if not steps or any(not isinstance(k, int) or k < 0 for k in steps):
+        raise ValueError(f"steps must be non-negative ints, got {steps!r}")
+    order = sorted(set(steps))
     if device is None:
         device = next(iter(phi.values())).device
     batches = tasks.batches(batch_size, device) if isinstance(tasks, FixedTaskSet) else tasks
     total = len(tasks) if isinstance(tasks, FixedTaskSet) else None
-    phi = {k: v.detach().requires_grad_(v.is_floating_point()) for k, v in phi.items()}
-    accs: list[torch.Tensor] = []
+    phi = _fresh(phi)
+    accs: dict[int, list[torch.Tensor]] = {k: [] for k in order}
     with progress_bar(total=total, desc="Evaluating", disable=not progress) as bar:
         for batch in batches:
             for task in batch:
-                with torch.enable_grad():
-                    theta = adapt(phi, task.x_support, task.y_support, steps)
-                with torch.no_grad():
-                    accs.append(accuracy(forward(model, theta, task.x_query), task.y_query))
+                theta, done = phi, 0
+                for k in order:
+                    if k > done:
+                        with torch.enable_grad():
+                            theta = _fresh(adapt(theta, task.x_support, task.y_support, k - done))
+                        done = k
+                    with torch.no_grad():
+                        accs[k].append(accuracy(forward(model, theta, task.x_query),
+                                                task.y_query))
             bar.update(len(batch))
-    return EvalResult(torch.stack(accs).cpu(), steps)
+    return {k: EvalResult(torch.stack(accs[k]).cpu(), k) for k in order}
+
+
+def _fresh(params: Params) -> Params:
+    """``params`` cut from any graph, as leaves that require grad (floating point ones)."""
+    return {k: v.detach().requires_grad_(v.is_floating_point()) for k, v in params.items()}
 
 
 def graph_memory_mb(loss_fn, *args) -> float:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from autograder.reference import make_learner
-from hwlib.evaluate import evaluate, mean_ci95
+from hwlib.evaluate import evaluate, evaluate_steps, mean_ci95
 from hwlib.learner import MetaLearner, outer_gradient
 from hwlib.models import Conv4, init_params
 from hwlib.outer_loop import TrainConfig, meta_train
@@ -51,6 +51,21 @@ def test_evaluation_does_not_change_phi(synthetic_splits):
     before = {k: v.clone() for k, v in phi.items()}
     evaluate(model, phi, learner.adapt, FixedTaskSet(synthetic_splits.test, 3, 1, 2, num_tasks=5))
     assert all(torch.equal(before[k], phi[k]) for k in phi)
+
+
+def test_evaluate_steps_continues_adaptation_exactly(synthetic_splits):
+    model, phi, sampler, learner = _setup(synthetic_splits)
+    meta_train(learner, phi, sampler.sample, TrainConfig(meta_batch_size=2, steps=5,
+                                                          progress=False))
+    tasks = FixedTaskSet(synthetic_splits.test, 3, 1, 5, num_tasks=12)
+    by_steps = evaluate_steps(model, phi, learner.adapt, tasks, [3, 0, 1])
+    assert list(by_steps) == [0, 1, 3]
+    for k, res in by_steps.items():
+        alone = evaluate(model, phi, learner.adapt, tasks, steps=k)
+        assert res.steps == k and torch.allclose(res.accuracies, alone.accuracies)
+    assert not torch.equal(by_steps[0].accuracies, by_steps[3].accuracies)
+    with pytest.raises(ValueError, match="non-negative"):
+        evaluate_steps(model, phi, learner.adapt, tasks, [-1])
 
 
 def test_same_seed_same_training_same_accuracy(synthetic_splits):
