@@ -18,6 +18,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_arguments(p)
     p.set_defaults(func=train.main)
 
+    from . import time_to_accuracy
+
+    p = sub.add_parser("time-to-accuracy", help="train a reference algorithm until a target "
+                       "test accuracy; report the wall time (JSON)")
+    time_to_accuracy.add_tta_arguments(p)
+    p.set_defaults(func=time_to_accuracy.main)
+    p = sub.add_parser("plot-time-to-accuracy", help="accuracy vs wall time of saved reports")
+    p.add_argument("reports", nargs="+", help="JSON files written by time-to-accuracy")
+    p.add_argument("--out", default="accuracy_vs_wall_time.png")
+    p.set_defaults(func=time_to_accuracy.plot_main)
+
     p = sub.add_parser("release", help="generate the student notebooks (solutions/ -> notebooks/)")
     p.set_defaults(func=_release)
 
@@ -36,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-timeout", type=int, help="seconds per submission")
     p.set_defaults(func=_grade)
 
+    p = sub.add_parser("bench", help="meta-training throughput and memory: fast vs loop vs higher")
+    p.add_argument("--configs", nargs="+", default=None, help="5w1s-q1 5w1s-q15 20w1s-q1")
+    p.add_argument("--algos", nargs="+", default=None, help="maml fomaml anil")
+    p.add_argument("--impls", nargs="+", default=None, help="fast loop higher")
+    p.add_argument("--meta-batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=3, help="timed meta-steps per case (after 1 warm-up)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--omniglot-root", help="else $OMNIGLOT_ROOT; random images when absent")
+    p.add_argument("--json", action="store_true", help="print only the JSON")
+    p.set_defaults(func=_bench)
+
     p = sub.add_parser("calibrate", help="check a grading profile's tiers on the reference (JSON)")
     p.add_argument("--profile", default="cpu", choices=["tiny", "cpu", "gpu"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -44,6 +66,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also report the accuracy after these meta-step budgets (same runs)")
     p.set_defaults(func=_calibrate)
     return parser
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from .bench import ALGOS, CONFIGS, IMPLS, bench
+
+    def log(r: dict) -> None:
+        if not args.json:
+            print(f"{r['config']:9s} {r['algo']:7s} {r['impl']:7s} "
+                  + (f"error: {r['error']}" if "error" in r else
+                     f"{r['tasks_per_s']:8.2f} tasks/s  peak {r['peak_mem_mb']:8.1f} MB"
+                     + ("" if r["malloc_tuning"] else "  (default malloc)")), flush=True)
+
+    for name, given, known in (("config", args.configs, CONFIGS), ("algo", args.algos, ALGOS),
+                               ("impl", args.impls, IMPLS)):
+        bad = set(given or ()) - set(known)
+        if bad:
+            raise ValueError(f"unknown {name} {sorted(bad)}; choose from {list(known)}")
+    report = bench(tuple(args.configs or CONFIGS), tuple(args.algos or ALGOS),
+                   tuple(args.impls or IMPLS), args.meta_batch, args.steps, args.device,
+                   args.omniglot_root, log=log)
+    print(json.dumps(report, indent=None if args.json else 2))
+    return 0 if not any("error" in r for r in report["results"]) else 1
 
 
 def _calibrate(args: argparse.Namespace) -> int:

@@ -16,14 +16,15 @@ from typing import Optional
 
 import torch
 
-from hwlib.device import default_device
-from hwlib.evaluate import evaluate
+from hwlib.device import default_device, keep_cpu_memory_mapped
+from hwlib.evaluate import EvalResult, evaluate
 from hwlib.models import Conv4, init_params
 from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.splits import omniglot_splits
 from hwlib.tasks import EpisodeSampler, FixedTaskSet
 
 from .reference import ALGORITHMS, make_learner
+from .reference.algorithms import evaluate_reference
 
 # Hyper-parameters of each reference algorithm: α inner lr, inner steps in training and at test
 # time (test-time adaptation may take more steps than training did), η meta lr, outer optimizer.
@@ -63,6 +64,7 @@ class RunSpec:
     test_query: int = 15
     image_size: int = 28
     device: str = "auto"
+    impl: str = "fast"  # "fast": whole meta-batch at once; "loop": per-task (same gradients)
 
     def __post_init__(self) -> None:
         if self.algo not in ALGORITHMS:
@@ -72,11 +74,27 @@ class RunSpec:
                 setattr(self, k, v)
 
 
-def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = None,
-        download: bool = False, progress: bool = True,
-        checkpoint: Optional[str] = None) -> dict:
-    """Train ``spec`` and evaluate on the fixed meta-test tasks; return the report dict."""
+@dataclass
+class Setup:
+    """Everything a run is made of (see :func:`prepare`)."""
+
+    device: torch.device
+    splits: object
+    sampler: EpisodeSampler
+    model: Conv4
+    phi: dict
+    learner: object
+    config: TrainConfig
+    test: FixedTaskSet
+
+
+def prepare(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = None,
+            download: bool = False, progress: bool = True,
+            checkpoint: Optional[str] = None) -> Setup:
+    """Data, sampler, model, φ, learner, training config and the fixed meta-test tasks."""
     device = default_device(spec.device)
+    if device.type == "cpu":
+        keep_cpu_memory_mapped()
     splits = omniglot_splits(root, spec.image_size, spec.val_characters, cache_dir=cache_dir,
                              download=download, progress=progress)
     sampler = EpisodeSampler(splits.train, spec.n_way, spec.k_shot, spec.q_query,
@@ -84,34 +102,51 @@ def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = No
     model = Conv4(spec.n_way, image_size=spec.image_size).to(device)
     phi = {k: v.to(device).detach().requires_grad_(True)
            for k, v in init_params(model, spec.seed).items()}
-    learner = make_learner(spec.algo, model, spec.inner_lr, spec.inner_steps)
+    learner = make_learner(spec.algo, model, spec.inner_lr, spec.inner_steps, impl=spec.impl)
     config = TrainConfig(meta_batch_size=spec.meta_batch_size, meta_lr=spec.meta_lr,
                          optimizer=spec.optimizer, steps=spec.steps, minutes=spec.minutes,
                          progress=progress, checkpoint_path=checkpoint, val_every=spec.val_every,
                          val_inner_steps=spec.eval_inner_steps)
-    val = FixedTaskSet(splits.val, spec.n_way, spec.k_shot, spec.test_query, num_tasks=100,
+    test = FixedTaskSet(splits.test, spec.n_way, spec.k_shot, spec.test_query, spec.test_tasks)
+    return Setup(device, splits, sampler, model, phi, learner, config, test)
+
+
+def test_accuracy(spec: RunSpec, s: Setup, progress: bool = False) -> EvalResult:
+    """Adapt φ on each fixed meta-test task (``eval_inner_steps``) and score its query set."""
+    if spec.impl == "fast":  # the same adaptation, all tasks of a batch at once
+        return evaluate_reference(spec.algo, s.model, s.phi, s.test, spec.inner_lr,
+                                  spec.eval_inner_steps, device=s.device)
+    return evaluate(s.model, s.phi, s.learner.adapt, s.test, spec.eval_inner_steps,
+                    device=s.device, progress=progress)
+
+
+def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = None,
+        download: bool = False, progress: bool = True,
+        checkpoint: Optional[str] = None) -> dict:
+    """Train ``spec`` and evaluate on the fixed meta-test tasks; return the report dict."""
+    s = prepare(spec, root, cache_dir, download, progress, checkpoint)
+    val = FixedTaskSet(s.splits.val, spec.n_way, spec.k_shot, spec.test_query, num_tasks=100,
                        seed=spec.seed + 1) if spec.val_every else None
     started = time.perf_counter()
-    result = meta_train(learner, phi, sampler.sample, config, val_tasks=val, sampler_state=sampler)
-    test = FixedTaskSet(splits.test, spec.n_way, spec.k_shot, spec.test_query, spec.test_tasks)
+    result = meta_train(s.learner, s.phi, s.sampler.sample, s.config, val_tasks=val,
+                        sampler_state=s.sampler)
     t_eval = time.perf_counter()
-    scores = evaluate(model, phi, learner.adapt, test, spec.eval_inner_steps, device=device,
-                      progress=progress)
+    scores = test_accuracy(spec, s, progress)
     done = time.perf_counter()
     return {
         "algo": spec.algo, "n_way": spec.n_way, "k_shot": spec.k_shot,
         "test_accuracy": round(scores.mean, 4), "ci95": round(scores.ci95, 4),
-        "test_tasks": len(test), "meta_steps": result.steps, "tasks_seen": result.tasks_seen,
+        "test_tasks": len(s.test), "meta_steps": result.steps, "tasks_seen": result.tasks_seen,
         "train_seconds": round(result.train_seconds, 1),
         "eval_seconds": round(done - t_eval, 1), "wall_seconds": round(done - started, 1),
         "tasks_per_second": round(result.tasks_per_second, 2),
         "final_train_loss": round(result.history.train[-1]["loss"], 4),
-        "validation": result.history.val, "device": _describe(device), "torch": torch.__version__,
-        "threads": torch.get_num_threads(), "config": asdict(spec),
+        "validation": result.history.val, "device": describe(s.device),
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "config": asdict(spec),
     }
 
 
-def _describe(device: torch.device) -> str:
+def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return f"{device.type}:{platform.processor() or platform.machine()}"
@@ -137,6 +172,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="validate on 100 fixed meta-val tasks every N meta-steps (0: never)")
     p.add_argument("--test-tasks", type=int, default=600)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
+    p.add_argument("--impl", default="fast", choices=["fast", "loop"],
+                   help="fast: whole meta-batch at once (default); loop: one task at a time")
     p.add_argument("--omniglot-root", help="folder with the Omniglot zips (else $OMNIGLOT_ROOT)")
     p.add_argument("--cache-dir", help="preprocessing cache (else $HWLIB_CACHE_DIR)")
     p.add_argument("--download", action="store_true", help="download Omniglot if missing")

@@ -89,11 +89,13 @@ def _check_finite(loss: float, step: int) -> None:
 def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBatch],
                config: TrainConfig, val_tasks: Optional[FixedTaskSet] = None,
                resume_from: Optional[str] = None, sampler_state: Optional[object] = None,
-               ) -> TrainResult:
+               after_step: Optional[Callable[[int, float], bool]] = None) -> TrainResult:
     """Meta-train ``phi`` in place with ``learner``; ``sample(B)`` draws a meta-batch of tasks.
 
     ``sampler_state`` (e.g. the :class:`~hwlib.tasks.EpisodeSampler` itself) is saved in
     checkpoints and restored on ``resume_from``, so a resumed run sees the same tasks.
+    ``after_step(step, train_seconds)`` is called after every meta-step (its own time is not
+    counted as training time); returning True stops training.
     """
     optimizer = make_optimizer(phi, config)
     history = History(log_path=Path(config.log_path) if config.log_path else None)
@@ -137,6 +139,8 @@ def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBa
             if config.checkpoint_path and (
                     (config.checkpoint_every and step % config.checkpoint_every == 0)):
                 _save(config, phi, optimizer, history, step, tasks_seen, elapsed, sampler_state)
+            if after_step is not None and after_step(step, elapsed):
+                break
     if config.checkpoint_path:
         _save(config, phi, optimizer, history, step, tasks_seen, elapsed, sampler_state)
     return TrainResult(phi, history, step, tasks_seen, elapsed)

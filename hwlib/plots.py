@@ -109,3 +109,20 @@ def plot_accuracy_vs_steps(results: Mapping[str, Sequence[tuple[int, float, floa
            title="Accuracy vs inner steps at test time (5-way 1-shot)")
     ax.legend()
     return fig
+
+
+def plot_accuracy_vs_time(curves: Mapping[str, Sequence[tuple[float, float, float]]],
+                          title: str = "Test accuracy vs meta-training wall time",
+                          targets: Sequence[float] = ()) -> plt.Figure:
+    """Accuracy (mean ± 95% CI) against training seconds, one line per method;
+    ``curves[name] = [(seconds, accuracy, ci95), ...]``; dashed lines at ``targets``."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, rows in curves.items():
+        secs, mean, ci = zip(*rows)
+        ax.errorbar([s / 60 for s in secs], [100 * m for m in mean],
+                    yerr=[100 * c for c in ci], marker="o", capsize=3, label=name)
+    for t in targets:
+        ax.axhline(100 * t, color="grey", linestyle="--", linewidth=0.8)
+    ax.set(xlabel="meta-training wall time (minutes)", ylabel="test accuracy (%)", title=title)
+    ax.legend()
+    return fig

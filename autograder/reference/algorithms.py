@@ -1,5 +1,12 @@
-"""MAML, first-order MAML, ANIL, Reptile and multi-task pretraining as hwlib MetaLearners,
-assembled from the reference answers in :mod:`.inner_loop`."""
+"""MAML, first-order MAML, ANIL, Reptile and multi-task pretraining as hwlib MetaLearners.
+
+Two implementations of the same mathematics: ``impl="fast"`` (default) adapts the whole
+meta-batch at once (:mod:`.fast`); ``impl="loop"`` is the per-task loop of the reference
+answers in :mod:`.inner_loop` (the students' form).  Their meta-gradients are equal to
+floating-point rounding (``tests/test_fast_path.py``).  Test-time adaptation (``adapt``) is
+per task in both, as the skeleton's ``evaluate`` expects; :func:`.fast.evaluate_tasks` is the
+batched evaluation.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from hwlib.learner import MetaLearner
 from hwlib.models import Params, task_loss
 from hwlib.tasks import TaskBatch
 
+from . import fast
 from .inner_loop import (adapt_steps, anil_adapt, fomaml_meta_loss, inner_update,
                          maml_meta_loss, reptile_meta_gradient)
 
@@ -21,12 +29,24 @@ def _full_adapt(model: nn.Module, alpha: float):
     return lambda phi, x, y, steps: adapt_steps(update, phi, x, y, steps)
 
 
+IMPLS = ("fast", "loop")
+
+
+def _check_impl(impl: str) -> None:
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+
+
 def make_maml(model: nn.Module, alpha: float = 0.4, steps: int = 1,
-              first_order: bool = False) -> MetaLearner:
+              first_order: bool = False, impl: str = "fast") -> MetaLearner:
     """MAML (second order) or, with ``first_order``, FOMAML."""
-    loss = fomaml_meta_loss if first_order else maml_meta_loss
-    return MetaLearner(model, _full_adapt(model, alpha),
-                       meta_loss=partial(loss, model, alpha=alpha, steps=steps),
+    _check_impl(impl)
+    if impl == "fast":
+        loss = partial(fast.meta_loss, model, alpha=alpha, steps=steps, first_order=first_order)
+    else:
+        loss = partial(fomaml_meta_loss if first_order else maml_meta_loss, model, alpha=alpha,
+                       steps=steps)
+    return MetaLearner(model, _full_adapt(model, alpha), meta_loss=loss,
                        name="fomaml" if first_order else "maml")
 
 
@@ -39,18 +59,24 @@ def anil_meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float
     return torch.stack(losses).mean()
 
 
-def make_anil(model: nn.Module, alpha: float = 0.4, steps: int = 1) -> MetaLearner:
+def make_anil(model: nn.Module, alpha: float = 0.4, steps: int = 1,
+              impl: str = "fast") -> MetaLearner:
     """ANIL: the inner loop adapts only the head; the body is learned in the outer loop."""
+    _check_impl(impl)
     adapt = lambda phi, x, y, k: anil_adapt(model, phi, x, y, alpha, k)
-    return MetaLearner(model, adapt, meta_loss=partial(anil_meta_loss, model, alpha=alpha,
-                                                       steps=steps), name="anil")
+    loss = (partial(fast.meta_loss, model, alpha=alpha, steps=steps, head_only=True)
+            if impl == "fast" else partial(anil_meta_loss, model, alpha=alpha, steps=steps))
+    return MetaLearner(model, adapt, meta_loss=loss, name="anil")
 
 
-def make_reptile(model: nn.Module, alpha: float = 0.1, steps: int = 5) -> MetaLearner:
+def make_reptile(model: nn.Module, alpha: float = 0.1, steps: int = 5,
+                 impl: str = "fast") -> MetaLearner:
     """Reptile with plain-SGD inner steps; use the skeleton's SGD outer optimizer (rate ε)."""
+    _check_impl(impl)
+    direction = fast.reptile_meta_gradient if impl == "fast" else reptile_meta_gradient
     return MetaLearner(model, _full_adapt(model, alpha),
-                       meta_gradient=partial(reptile_meta_gradient, model, alpha=alpha,
-                                             steps=steps), name="reptile")
+                       meta_gradient=partial(direction, model, alpha=alpha, steps=steps),
+                       name="reptile")
 
 
 def pretrain_loss(model: nn.Module, phi: Params, batch: TaskBatch) -> torch.Tensor:
@@ -58,9 +84,12 @@ def pretrain_loss(model: nn.Module, phi: Params, batch: TaskBatch) -> torch.Tens
     return torch.stack([task_loss(model, phi, t.x_query, t.y_query) for t in batch]).mean()
 
 
-def make_pretrain(model: nn.Module, alpha: float = 0.4, steps: int = 1) -> MetaLearner:
+def make_pretrain(model: nn.Module, alpha: float = 0.4, steps: int = 1,
+                  impl: str = "fast") -> MetaLearner:
     """The baseline: train φ on every task's loss directly; fine-tune on the support at test."""
-    return MetaLearner(model, _full_adapt(model, alpha), meta_loss=partial(pretrain_loss, model),
+    _check_impl(impl)
+    loss = fast.pretrain_loss if impl == "fast" else pretrain_loss
+    return MetaLearner(model, _full_adapt(model, alpha), meta_loss=partial(loss, model),
                        name="pretrain")
 
 
@@ -68,8 +97,16 @@ ALGORITHMS = {"maml": make_maml, "fomaml": partial(make_maml, first_order=True),
               "anil": make_anil, "reptile": make_reptile, "pretrain": make_pretrain}
 
 
-def make_learner(algo: str, model: nn.Module, alpha: float, steps: int) -> MetaLearner:
+def make_learner(algo: str, model: nn.Module, alpha: float, steps: int,
+                 impl: str = "fast") -> MetaLearner:
     """The reference MetaLearner called ``algo`` (one of :data:`ALGORITHMS`)."""
     if algo not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algo!r}; choose from {sorted(ALGORITHMS)}")
-    return ALGORITHMS[algo](model, alpha=alpha, steps=steps)
+    return ALGORITHMS[algo](model, alpha=alpha, steps=steps, impl=impl)
+
+
+def evaluate_reference(algo: str, model: nn.Module, phi: Params, tasks, alpha: float,
+                       steps: int, device=None):
+    """The fixed-task evaluation of a reference learner, all tasks of a batch at once."""
+    return fast.evaluate_tasks(model, phi, tasks, alpha, steps, head_only=algo == "anil",
+                               device=device)
