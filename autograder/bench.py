@@ -49,7 +49,7 @@ class Case:
     malloc_tuning: bool = True
 
 
-def _characters(case: Case, device: torch.device) -> tuple[torch.Tensor, str]:
+def _characters(case: Case) -> tuple[torch.Tensor, str]:
     from hwlib.errors import DataNotFoundError
     from hwlib.splits import omniglot_splits
 
@@ -95,7 +95,7 @@ def measure(case: Case) -> dict:
         keep_cpu_memory_mapped()
     device = default_device(case.device)
     n_way, k_shot, q_query = CONFIGS[case.config]
-    images, data = _characters(case, device)
+    images, data = _characters(case)
     sampler = EpisodeSampler(images, n_way, k_shot, q_query, rotations=True, device=device)
     model = Conv4(n_way).to(device)
     phi = {k: v.to(device).detach().requires_grad_() for k, v in init_params(model, 0).items()}

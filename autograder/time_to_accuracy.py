@@ -34,11 +34,7 @@ def time_to_accuracy(spec: RunSpec, target: float, eval_every_s: float,
     curve: list[dict] = []
     next_eval = eval_every_s
 
-    def check(step: int, seconds: float) -> bool:
-        nonlocal next_eval
-        if seconds < next_eval:
-            return False
-        next_eval = seconds + eval_every_s
+    def score(step: int, seconds: float) -> bool:
         t0 = time.perf_counter()
         res = test_accuracy(spec, s)
         curve.append({"step": step, "train_seconds": round(seconds, 1),
@@ -49,10 +45,16 @@ def time_to_accuracy(spec: RunSpec, target: float, eval_every_s: float,
                   f"± {100 * res.ci95:.2f}%", flush=True)
         return res.mean >= target
 
+    def check(step: int, seconds: float) -> bool:
+        nonlocal next_eval
+        if seconds < next_eval:
+            return False
+        next_eval = seconds + eval_every_s
+        return score(step, seconds)
+
     result = meta_train(s.learner, s.phi, s.sampler.sample, s.config, after_step=check)
     if not curve or curve[-1]["step"] != result.steps:  # score the final φ too
-        next_eval = 0.0
-        check(result.steps, result.train_seconds)
+        score(result.steps, result.train_seconds)
     reached = next((p for p in curve if p["accuracy"] >= target), None)
     return {"algo": spec.algo, "target": target, "reached": reached is not None,
             "seconds_to_target": reached["train_seconds"] if reached else None,

@@ -24,7 +24,7 @@ from hwlib.splits import omniglot_splits
 from hwlib.tasks import EpisodeSampler, FixedTaskSet
 
 from .reference import ALGORITHMS, make_learner
-from .reference.algorithms import evaluate_reference
+from .reference.fast import evaluate_tasks
 
 # Hyper-parameters of each reference algorithm: α inner lr, inner steps in training and at test
 # time (test-time adaptation may take more steps than training did), η meta lr, outer optimizer.
@@ -114,8 +114,8 @@ def prepare(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] 
 def test_accuracy(spec: RunSpec, s: Setup, progress: bool = False) -> EvalResult:
     """Adapt φ on each fixed meta-test task (``eval_inner_steps``) and score its query set."""
     if spec.impl == "fast":  # the same adaptation, all tasks of a batch at once
-        return evaluate_reference(spec.algo, s.model, s.phi, s.test, spec.inner_lr,
-                                  spec.eval_inner_steps, device=s.device)
+        return evaluate_tasks(s.model, s.phi, s.test, spec.inner_lr, spec.eval_inner_steps,
+                              head_only=spec.algo == "anil", device=s.device)
     return evaluate(s.model, s.phi, s.learner.adapt, s.test, spec.eval_inner_steps,
                     device=s.device, progress=progress)
 

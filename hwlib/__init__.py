@@ -25,6 +25,6 @@ __all__ = [
     "CacheError", "CharacterSet", "Conv4", "CorruptDataError", "DataNotFoundError",
     "DownloadError", "EpisodeSampler", "EvalResult", "FixedTaskSet", "HwlibError", "MLP",
     "MetaLearner", "SinusoidSampler", "Splits", "TaskBatch", "TrainConfig", "TrainResult",
-    "accuracy", "default_device", "detach_params", "download_omniglot", "evaluate", "evaluate_steps", "forward",
-    "init_params", "load_set", "mean_ci95", "meta_train", "omniglot_splits", "split_body_head",
+    "accuracy", "default_device", "detach_params", "download_omniglot", "evaluate",
+    "evaluate_steps", "forward", "init_params", "load_set", "mean_ci95", "meta_train", "omniglot_splits", "split_body_head",
 ]

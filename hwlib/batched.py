@@ -12,7 +12,7 @@ task) — and one call computes all B forward passes:
   in the per-task loop);
 * a linear layer is one batched matrix product over tasks.
 
-The result equals the per-task loop to floating-point rounding (``tests/test_batched.py``),
+The result equals the per-task loop to floating-point rounding (``tests/test_fast_path.py``),
 for the function and for its first and second derivatives.  Supported layers: ``Conv2d``,
 ``BatchNorm2d`` (``track_running_stats=False``), ``ReLU``, ``MaxPool2d``, ``Flatten``,
 ``Linear`` in a module whose submodules run in registration order (:class:`Conv4`, :class:`MLP`).

@@ -32,15 +32,9 @@ def _full_adapt(model: nn.Module, alpha: float):
 IMPLS = ("fast", "loop")
 
 
-def _check_impl(impl: str) -> None:
-    if impl not in IMPLS:
-        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
-
-
 def make_maml(model: nn.Module, alpha: float = 0.4, steps: int = 1,
               first_order: bool = False, impl: str = "fast") -> MetaLearner:
     """MAML (second order) or, with ``first_order``, FOMAML."""
-    _check_impl(impl)
     if impl == "fast":
         loss = partial(fast.meta_loss, model, alpha=alpha, steps=steps, first_order=first_order)
     else:
@@ -62,7 +56,6 @@ def anil_meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float
 def make_anil(model: nn.Module, alpha: float = 0.4, steps: int = 1,
               impl: str = "fast") -> MetaLearner:
     """ANIL: the inner loop adapts only the head; the body is learned in the outer loop."""
-    _check_impl(impl)
     adapt = lambda phi, x, y, k: anil_adapt(model, phi, x, y, alpha, k)
     loss = (partial(fast.meta_loss, model, alpha=alpha, steps=steps, head_only=True)
             if impl == "fast" else partial(anil_meta_loss, model, alpha=alpha, steps=steps))
@@ -72,7 +65,6 @@ def make_anil(model: nn.Module, alpha: float = 0.4, steps: int = 1,
 def make_reptile(model: nn.Module, alpha: float = 0.1, steps: int = 5,
                  impl: str = "fast") -> MetaLearner:
     """Reptile with plain-SGD inner steps; use the skeleton's SGD outer optimizer (rate ε)."""
-    _check_impl(impl)
     direction = fast.reptile_meta_gradient if impl == "fast" else reptile_meta_gradient
     return MetaLearner(model, _full_adapt(model, alpha),
                        meta_gradient=partial(direction, model, alpha=alpha, steps=steps),
@@ -87,7 +79,6 @@ def pretrain_loss(model: nn.Module, phi: Params, batch: TaskBatch) -> torch.Tens
 def make_pretrain(model: nn.Module, alpha: float = 0.4, steps: int = 1,
                   impl: str = "fast") -> MetaLearner:
     """The baseline: train φ on every task's loss directly; fine-tune on the support at test."""
-    _check_impl(impl)
     loss = fast.pretrain_loss if impl == "fast" else pretrain_loss
     return MetaLearner(model, _full_adapt(model, alpha), meta_loss=partial(loss, model),
                        name="pretrain")
@@ -102,11 +93,7 @@ def make_learner(algo: str, model: nn.Module, alpha: float, steps: int,
     """The reference MetaLearner called ``algo`` (one of :data:`ALGORITHMS`)."""
     if algo not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algo!r}; choose from {sorted(ALGORITHMS)}")
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
     return ALGORITHMS[algo](model, alpha=alpha, steps=steps, impl=impl)
 
-
-def evaluate_reference(algo: str, model: nn.Module, phi: Params, tasks, alpha: float,
-                       steps: int, device=None):
-    """The fixed-task evaluation of a reference learner, all tasks of a batch at once."""
-    return fast.evaluate_tasks(model, phi, tasks, alpha, steps, head_only=algo == "anil",
-                               device=device)
