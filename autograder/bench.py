@@ -142,11 +142,15 @@ def run_case(case: Case, timeout: float = 1800) -> dict:
     """:func:`measure` in a fresh Python process (its own peak memory and allocator state)."""
     code = ("import json, sys; from autograder.bench import Case, measure; "
             "print(json.dumps(measure(Case(**json.loads(sys.argv[1])))))")
-    proc = subprocess.run([sys.executable, "-c", code, json.dumps(asdict(case))],
-                          capture_output=True, text=True, timeout=timeout,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, json.dumps(asdict(case))],
+                              capture_output=True, text=True, timeout=timeout,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    except subprocess.TimeoutExpired:
+        return {**asdict(case), "error": f"ran over {timeout:.0f} s"}
     if proc.returncode != 0:
-        return {**asdict(case), "error": proc.stderr.strip().splitlines()[-1:]}
+        return {**asdict(case),
+                "error": (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

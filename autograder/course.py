@@ -8,6 +8,8 @@ repository's ``solutions/`` — so TAs can also open it with nbgrader's formgrad
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
@@ -16,9 +18,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .sandbox import EXEC_LINE
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "autograder" / "nbgrader_config.py"
 ASSIGNMENT = "metalearning"
+#: the grading kernel's limits (:mod:`autograder.sandbox`): memory per kernel in MB
+SANDBOX_MEMORY_MB = int(os.environ.get("HW_SANDBOX_MEMORY_MB", "8192"))
 NOTEBOOK = "metalearning.ipynb"
 
 
@@ -30,8 +36,9 @@ def nbgrader(args: list[str], cwd: Path, env: dict | None = None, timeout: float
              check: bool = True) -> subprocess.CompletedProcess:
     """Run ``python -m nbgrader <args>`` in ``cwd``; raise :class:`PipelineError` on failure.
 
-    It runs in its own process group, so a timeout kills nbgrader *and* the kernel it started
-    (raising ``subprocess.TimeoutExpired``) instead of leaving the kernel running.
+    On a timeout nbgrader and every process it started are killed (the kernel runs in a
+    session of its own, so killing nbgrader's process group alone would leave it running) and
+    ``subprocess.TimeoutExpired`` is raised.
     """
     cmd = [sys.executable, "-m", "nbgrader", *args]
     with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -39,7 +46,9 @@ def nbgrader(args: list[str], cwd: Path, env: dict | None = None, timeout: float
         try:
             out, err = popen.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(popen.pid, signal.SIGKILL)
+            for pid in [popen.pid, *_descendants(popen.pid)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             popen.communicate()
             raise
     proc = subprocess.CompletedProcess(cmd, popen.returncode, out, err)
@@ -47,6 +56,22 @@ def nbgrader(args: list[str], cwd: Path, env: dict | None = None, timeout: float
         raise PipelineError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n"
                             f"{proc.stderr[-3000:]}")
     return proc
+
+
+def _descendants(pid: int) -> list[int]:
+    """All processes below ``pid`` (children, grandchildren, …), from the parent ids in
+    ``/proc/*/stat``."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
 
 
 def release(out: Path | None = None) -> Path:
@@ -72,18 +97,19 @@ def make_workspace(root: Path, cell_timeout: int) -> Path:
         f"c.CourseDirectory.source_directory = {str(REPO / 'solutions')!r}\n"
         f"c.CourseDirectory.release_directory = 'release'\n"
         f"c.CourseDirectory.db_url = 'sqlite:///{root.resolve()}/gradebook.db'\n"
-        f"c.Execute.timeout = {int(cell_timeout)}\n")
+        f"c.Execute.timeout = {int(cell_timeout)}\n"
+        f"c.Execute.extra_arguments = {['--HistoryManager.hist_file=:memory:', '--IPKernelApp.exec_lines=' + EXEC_LINE]!r}\n")
     nbgrader(["generate_assignment", ASSIGNMENT, "--force", "--create"], cwd=root)
     return root
 
 
-def submit(root: Path, student: str, notebook: Path) -> Path:
-    """'Collect' one submission: copy it to ``submitted/<student>/metalearning/``."""
+def submit(root: Path, student: str, notebook: dict) -> Path:
+    """'Collect' one (rebuilt) submission: write it to ``submitted/<student>/metalearning/``."""
     dest = root / "submitted" / student / ASSIGNMENT / NOTEBOOK
     if dest.parent.exists():
         shutil.rmtree(dest.parent)
     dest.parent.mkdir(parents=True)
-    shutil.copyfile(notebook, dest)
+    dest.write_text(json.dumps(notebook, indent=1))
     return dest
 
 

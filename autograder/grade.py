@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import ASSIGNMENT, NOTEBOOK, grading_env, make_workspace, nbgrader, submit
+from .course import ASSIGNMENT, NOTEBOOK, SANDBOX_MEMORY_MB, grading_env, nbgrader, submit
+from .sanitize import SubmissionError, load_submission, rebuild
 
 PROFILE_LIMITS = {  # per-cell and per-notebook time limits (seconds) of each grading profile
     "tiny": (300, 900),
@@ -39,6 +40,7 @@ class Row:
     seconds: float = 0.0
     tests: dict = field(default_factory=dict)      # grade_id -> (score, max_score)
     messages: dict = field(default_factory=dict)   # grade_id -> failure message
+    notes: list = field(default_factory=list)      # what the grader threw away, in words
 
 
 def find_submissions(folder: Path) -> dict[str, Path | None]:
@@ -85,17 +87,32 @@ def _read_gradebook(root: Path, row: Row) -> None:
 
 
 def grade_one(root: Path, student: str, notebook: Path | None, profile: str,
-              notebook_timeout: int) -> Row:
+              notebook_timeout: int, extra_env: dict | None = None) -> Row:
     """Autograde one submission in its own nbgrader process; always returns a row."""
     row, start = Row(student), time.perf_counter()
     if notebook is None:
         row.status = "no notebook found in the submission"
         _read_gradebook(root, row)
         return row
-    submit(root, student, notebook)
+    try:
+        rebuilt = rebuild(load_submission(notebook),
+                          json.loads((root / "release" / ASSIGNMENT / NOTEBOOK).read_text()))
+    except SubmissionError as e:
+        row.status = f"not graded: {e}"
+        _read_gradebook(root, row)
+        return row
+    row.notes = rebuilt.notes
+    if rebuilt.notes:
+        rebuilt.notebook["cells"].insert(0, {
+            "cell_type": "markdown", "metadata": {}, "source": "**Notes from the grader**\n\n"
+            + "\n".join(f"* {n}" for n in rebuilt.notes)})
+    submit(root, student, rebuilt.notebook)
     try:
         proc = nbgrader(["autograde", ASSIGNMENT, "--student", student, "--force", "--create"],
-                        cwd=root, env=grading_env(profile), timeout=notebook_timeout, check=False)
+                        cwd=root, env={**grading_env(profile), **(extra_env or {}),
+                                          "HW_SANDBOX_ROOT": str(root.resolve()),
+                                          "HW_SANDBOX_MEMORY_MB": str(SANDBOX_MEMORY_MB)},
+                        timeout=notebook_timeout, check=False)
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
             row.status = "not graded: nbgrader could not run it (" + " | ".join(tail)[:300] + ")"
@@ -117,9 +134,9 @@ def write_reports(root: Path, rows: list[Row]) -> None:
     tests = sorted({t for r in rows for t in r.tests})
     with open(root / "grades.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["student", "score", "max_score", "status", "seconds", *tests])
+        w.writerow(["student", "score", "max_score", "status", "seconds", "notes", *tests])
         for r in rows:
-            w.writerow([r.student, r.score, r.max_score, r.status, r.seconds,
+            w.writerow([r.student, r.score, r.max_score, r.status, r.seconds, " | ".join(r.notes),
                         *[r.tests.get(t, (0.0, 0.0))[0] for t in tests]])
     with open(root / "failures.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -131,16 +148,20 @@ def write_reports(root: Path, rows: list[Row]) -> None:
 
 
 def grade(submissions: Path, out: Path, profile: str, cell_timeout: int | None = None,
-          notebook_timeout: int | None = None, progress: bool = True) -> list[Row]:
-    """Grade every submission in ``submissions`` into the course directory ``out``."""
-    cell_limit, nb_limit = PROFILE_LIMITS[profile]
-    root = make_workspace(out, cell_timeout or cell_limit)
-    rows = []
-    for student, notebook in find_submissions(submissions).items():
-        rows.append(grade_one(root, student, notebook, profile, notebook_timeout or nb_limit))
+          notebook_timeout: int | None = None, progress: bool = True, jobs: int = 1,
+          shard: tuple[int, int] = (1, 1)) -> list[Row]:
+    """Grade the submissions of ``shard`` with ``jobs`` workers into the course directory
+    ``out`` (results, feedback, gradebook, CSVs); students already graded are skipped."""
+    from .batch import grade_batch, results_for
+    from .gradebook import write_gradebook
+
+    def log(r: Row) -> None:
         if progress:
-            r = rows[-1]
-            print(f"{r.student:<30} {r.score:6.1f} / {r.max_score:<6.1f} {r.seconds:7.1f} s  {r.status}",
-                  flush=True)
-    write_reports(root, rows)
+            print(f"{r.student:<30} {r.score:6.1f} / {r.max_score:<6.1f} {r.seconds:7.1f} s  "
+                  f"{r.status}", flush=True)
+
+    students = grade_batch(submissions, out, profile, jobs, shard, cell_timeout,
+                           notebook_timeout, log)
+    rows = results_for(out, students)
+    write_gradebook(out, rows)
     return rows

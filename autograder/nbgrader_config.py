@@ -28,3 +28,24 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 900
 c.Execute.interrupt_on_timeout = True
 c.Execute.allow_errors = True
+
+# Untrusted output: nbgrader's LimitOutput limits lines, CapOutput the length of each output
+# (autograder/preprocessors.py).
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute,  # noqa: E402
+                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+
+import sys  # noqa: E402
+
+sys.path.insert(0, REPO)
+from autograder.preprocessors import CapOutput, HideHiddenTests  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, CapOutput, SaveAutoGrades,
+                                       AssignLatePenalties, CheckCellMetadata]
+
+# Feedback for students: no hidden test, no reference code, no traceback into the checks.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTests]

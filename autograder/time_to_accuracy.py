@@ -15,22 +15,23 @@ import argparse
 import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Optional
 
 import torch
 
 from hwlib.outer_loop import meta_train
 
-from .train import RunSpec, add_arguments, describe, prepare, test_accuracy
+from .train import RunSpec, add_arguments, describe, prepare, spec_from_args, test_accuracy
 
 
 def time_to_accuracy(spec: RunSpec, target: float, eval_every_s: float,
                      root: Optional[str] = None, cache_dir: Optional[str] = None,
-                     progress: bool = True) -> dict:
+                     download: bool = False, progress: bool = True) -> dict:
     """Train until test accuracy ≥ ``target`` (checked every ``eval_every_s`` seconds)."""
     if not 0 < target <= 1 or eval_every_s <= 0:
         raise ValueError("need 0 < target <= 1 and eval_every > 0 seconds")
-    s = prepare(spec, root, cache_dir, progress=progress)
+    s = prepare(spec, root, cache_dir, download, progress=progress)
     curve: list[dict] = []
     next_eval = eval_every_s
 
@@ -70,14 +71,16 @@ def plot(reports: list[dict], out: str) -> str:
 
     curves = {r["algo"]: [(p["train_seconds"], p["accuracy"], p["ci95"]) for p in r["curve"]]
               for r in reports}
-    title = f"5-way 1-shot Omniglot, {reports[0]['device']}, {reports[0]['threads']} threads"
+    r = reports[0]
+    title = (f"{r['config']['n_way']}-way {r['config']['k_shot']}-shot Omniglot, {r['device']}, "
+             f"{r['threads']} threads")
     fig = plot_accuracy_vs_time(curves, title, targets=sorted({r["target"] for r in reports}))
     fig.savefig(out, dpi=150, bbox_inches="tight")
     return out
 
 
 def plot_main(args: argparse.Namespace) -> int:
-    reports = [json.loads(open(f).read().strip().splitlines()[-1]) for f in args.reports]
+    reports = [json.loads(Path(f).read_text().strip().splitlines()[-1]) for f in args.reports]
     print(plot(reports, args.out))
     return 0
 
@@ -91,9 +94,8 @@ def add_tta_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    fields = set(RunSpec.__dataclass_fields__)
-    spec = RunSpec(**{k: v for k, v in vars(args).items() if k in fields})
-    report = time_to_accuracy(spec, args.target, args.eval_every, args.omniglot_root,
-                              args.cache_dir, progress=not args.json)
+    report = time_to_accuracy(spec_from_args(args), args.target, args.eval_every,
+                              args.omniglot_root, args.cache_dir, args.download,
+                              progress=not args.json)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0 if report["reached"] else 1

@@ -181,11 +181,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print only the JSON report")
 
 
-def main(args: argparse.Namespace) -> int:
+def spec_from_args(args: argparse.Namespace) -> RunSpec:
+    """The run of ``train``/``time-to-accuracy`` arguments (``--minutes 0``: no time limit)."""
     fields = set(RunSpec.__dataclass_fields__)
     spec = RunSpec(**{k: v for k, v in vars(args).items() if k in fields})
     if args.minutes is not None and args.minutes <= 0:
         spec.minutes = None
+    return spec
+
+
+def main(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
     report = run(spec, args.omniglot_root, args.cache_dir, args.download,
                  progress=not args.json, checkpoint=args.checkpoint)
     if args.json:

@@ -60,11 +60,11 @@ def judge(rows: list[Row]) -> list[Verdict]:
 
 
 def validate(profile: str = "tiny", mutants: bool = False, out: Path | None = None,
-             progress: bool = True) -> list[Verdict]:
+             progress: bool = True, jobs: int = 1) -> list[Verdict]:
     with tempfile.TemporaryDirectory() as tmp:
         build_submissions(Path(tmp), mutants)
         rows = grade(Path(tmp) / "submissions", out or Path(tmp) / "course", profile,
-                     progress=progress)
+                     progress=progress, jobs=jobs)
     verdicts = judge(rows)
     if progress:
         print(f"\n{'submission':<36} {'score':>12}  {'expected':<52} ok")

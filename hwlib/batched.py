@@ -105,16 +105,28 @@ def forward_tasks(model: nn.Module, params: Mapping[str, torch.Tensor],
     return h.transpose(0, 1)
 
 
+def _losses(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if y.dtype == torch.long:
+        per_example = F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none")
+        return per_example.view(y.shape).mean(1)
+    return F.mse_loss(out, y, reduction="none").flatten(1).mean(1)
+
+
 def task_losses(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor,
                 y: torch.Tensor) -> torch.Tensor:
     """``[B]``: l_i(θ_i) on each task's set — cross-entropy (long ``y [B, n]``) or mean squared
     error (float ``y [B, n, 1]``), each averaged over that task's examples, like
     :func:`hwlib.models.task_loss`."""
+    return _losses(forward_tasks(model, params, x), y)
+
+
+def task_losses_and_accuracies(model: nn.Module, params: Mapping[str, torch.Tensor],
+                               x: torch.Tensor, y: torch.Tensor
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``([B], [B])``: :func:`task_losses` and each task's accuracy from the same forward pass
+    (classification only)."""
     out = forward_tasks(model, params, x)
-    if y.dtype == torch.long:
-        per_example = F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none")
-        return per_example.view(y.shape).mean(1)
-    return F.mse_loss(out, y, reduction="none").flatten(1).mean(1)
+    return _losses(out, y), (out.detach().argmax(-1) == y).float().mean(1)
 
 
 def task_accuracies(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor,

@@ -109,3 +109,11 @@ def synthetic_splits(synthetic_root, tmp_path_factory):
 
     cache = tmp_path_factory.getbasetemp() / "hwlib-cache"
     return omniglot_splits(synthetic_root, val_characters=2, cache_dir=cache, progress=False)
+
+
+@pytest.fixture
+def grading_data(synthetic_root, monkeypatch) -> Path:
+    """Real Omniglot when OMNIGLOT_ROOT is set, else the tests' synthetic zips."""
+    root = os.environ.get("OMNIGLOT_ROOT") or str(synthetic_root)
+    monkeypatch.setenv("OMNIGLOT_ROOT", root)
+    return Path(root)

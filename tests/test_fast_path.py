@@ -105,6 +105,18 @@ def test_learners_fast_and_loop_give_the_same_update(algo):
         make_learner(algo, model, 0.1, 1, impl="vectorised")
 
 
+@pytest.mark.parametrize("algo", ["maml", "fomaml", "anil"])
+def test_meta_gradient_in_passes_equals_the_whole_batch(algo):
+    model, phi, batch = _setup(b=5)  # 15 images per task: passes of 2, 2 and 1 tasks
+    assert fast.tasks_per_pass(batch, images=30) == 2 and fast.tasks_per_pass(batch, 1) == 1
+    kw = dict(first_order=algo == "fomaml", head_only=algo == "anil")
+    whole, acc = fast.meta_loss(model, phi, batch, 0.4, **kw)
+    grads, loss, acc_passes = fast.meta_gradient(model, phi, batch, 0.4, images_per_pass=30, **kw)
+    assert all(torch.allclose(g, grads[k], atol=1e-12)
+               for k, g in zip(phi, _grads(whole, phi)))
+    assert loss == pytest.approx(whole.item()) and acc_passes == pytest.approx(acc)
+
+
 @pytest.mark.parametrize("algo", ["maml", "anil"])
 def test_batched_evaluation_equals_the_skeletons(synthetic_splits, algo):
     model = Conv4(3)

@@ -19,17 +19,9 @@ from autograder.mutants import MUTANTS
 from autograder.validate import validate
 
 
-@pytest.fixture
-def grading_data(synthetic_root, monkeypatch) -> Path:
-    """Real Omniglot when OMNIGLOT_ROOT is set, else the tests' synthetic zips."""
-    root = os.environ.get("OMNIGLOT_ROOT") or str(synthetic_root)
-    monkeypatch.setenv("OMNIGLOT_ROOT", root)
-    return Path(root)
-
-
 @pytest.mark.timeout(1800)  # about 20 s per notebook on 2 idle cores; far more on a loaded machine
 def test_solution_full_blank_zero_and_every_bug_caught(tmp_path, grading_data, capsys):
-    verdicts = validate("tiny", mutants=True, out=tmp_path / "course", progress=True)
+    verdicts = validate("tiny", mutants=True, out=tmp_path / "course", progress=True, jobs=2)
     table = capsys.readouterr().out
     print(table)
     assert {v.name for v in verdicts} == {"solution", "blank"} | {f"mutant-{m.name}" for m in MUTANTS}
@@ -67,8 +59,9 @@ def test_notebook_time_limit_kills_the_kernel_and_keeps_a_row(tmp_path, grading_
     from autograder.course import REPO
 
     nb = json.loads((REPO / "notebooks" / ASSIGNMENT / NOTEBOOK).read_text())
-    nb["cells"].insert(1, {"cell_type": "code", "metadata": {}, "execution_count": None,
-                           "outputs": [], "source": "import time\nwhile True:\n    time.sleep(1)"})
+    answer = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution")
+                  and c["cell_type"] == "code")  # added cells are dropped: loop in an answer
+    answer["source"] = "import time\nwhile True:\n    time.sleep(1)"
     (tmp_path / "subs" / "looper").mkdir(parents=True)
     (tmp_path / "subs" / "looper" / NOTEBOOK).write_text(json.dumps(nb))
     (row,) = grade(tmp_path / "subs", tmp_path / "course", "tiny", notebook_timeout=20,
@@ -82,3 +75,60 @@ def test_notebook_time_limit_kills_the_kernel_and_keeps_a_row(tmp_path, grading_
         except OSError:
             pass
     assert not leftover, f"processes of the timed-out submission still run: {leftover}"
+
+
+def _tamper_tests(nb: dict) -> dict:
+    """Every test cell replaced by ``pass`` with a hard-coded 'passed' output, plus an added
+    cell that would replace the checks if it ran."""
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade") and cell["cell_type"] == "code":
+            cell["source"] = "pass"
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "passed"}]
+    nb["cells"].insert(2, {"cell_type": "code", "metadata": {}, "execution_count": None,
+                           "outputs": [], "source": "import autograder.checks as c\n"
+                           "c.check_inner_update = lambda f: None"})
+    return nb
+
+
+def test_shards_merge_into_one_gradebook_and_reruns_resume(tmp_path, grading_data):
+    import json
+
+    from nbgrader.api import Gradebook
+
+    from autograder.course import REPO
+    from autograder.gradebook import merge
+
+    subs = tmp_path / "subs"
+    for name, nb in {
+            "solution_tampered": json.loads((REPO / "solutions" / ASSIGNMENT / NOTEBOOK).read_text()),
+            "blank_tampered": json.loads((REPO / "notebooks" / ASSIGNMENT / NOTEBOOK).read_text())}.items():
+        (subs / name).mkdir(parents=True)
+        (subs / name / NOTEBOOK).write_text(json.dumps(_tamper_tests(nb)))
+    (subs / "empty").mkdir()
+    (subs / "empty" / NOTEBOOK).write_text("")
+    (subs / "not_json").mkdir()
+    (subs / "not_json" / NOTEBOOK).write_text("{ nope")
+    shards = [tmp_path / f"shard{i}" for i in (1, 2)]
+    for i, out in enumerate(shards, 1):
+        rows = grade(subs, out, "tiny", progress=False, jobs=2, shard=(i, 2))
+        assert len(rows) == 2
+    merged = merge(tmp_path / "all", shards)
+    by = {r.student: r for r in merged}
+    assert sorted(by) == ["blank_tampered", "empty", "not_json", "solution_tampered"]
+    assert by["solution_tampered"].score == by["solution_tampered"].max_score > 0
+    assert any("you added" in n for n in by["solution_tampered"].notes)
+    assert by["blank_tampered"].score == 0 and len(by["blank_tampered"].tests) > 0
+    assert "empty file" in by["empty"].status and "not a valid notebook" in by["not_json"].status
+    # resume: a finished shard is not graded again; merging twice duplicates nothing
+    stamp = (shards[0] / "results" / "blank_tampered.json").stat().st_mtime_ns
+    grade(subs, shards[0], "tiny", progress=False, shard=(1, 2))
+    assert (shards[0] / "results" / "blank_tampered.json").stat().st_mtime_ns == stamp
+    merge(tmp_path / "all", shards)
+    with Gradebook(f"sqlite:///{tmp_path / 'all' / 'gradebook.db'}") as gb:
+        subs_in_db = [s.student_id for s in gb.find_assignment(ASSIGNMENT).submissions]
+        assert sorted(subs_in_db) == sorted(by)
+        nb = gb.find_submission_notebook("metalearning", ASSIGNMENT, "solution_tampered")
+        assert nb.score == by["solution_tampered"].score
+    rows = list(csv.DictReader(open(tmp_path / "all" / "grades.csv")))
+    assert sorted(r["student"] for r in rows) == sorted(by)
+    assert (tmp_path / "all" / "feedback" / "solution_tampered" / ASSIGNMENT / "metalearning.html").is_file()

@@ -12,6 +12,9 @@ from hwlib.sinusoid import SinusoidSampler
 from hwlib.tasks import TaskBatch
 
 ALPHA = 0.05
+#: what a student's function may return as a tensor: no subclasses (a ``__torch_function__``
+#: override could make every comparison of the checks pass)
+PLAIN_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
 
 class CheckFailed(AssertionError):
@@ -76,8 +79,12 @@ def check_params_dict(name: str, out: object, like: Mapping[str, torch.Tensor]) 
         if not isinstance(out[k], torch.Tensor) or out[k].shape != v.shape:
             fail(f"{name}: '{k}' should be a tensor of shape {tuple(v.shape)}, got "
                  f"{getattr(out[k], 'shape', type(out[k]).__name__)}.")
+        if type(out[k]) not in PLAIN_TENSORS:
+            fail(f"{name}: '{k}' is a {type(out[k]).__name__}; return plain torch tensors.")
         if out[k].dtype != v.dtype:
             fail(f"{name}: '{k}' has dtype {out[k].dtype}, but φ has {v.dtype}; keep the dtype.")
+        if not torch.isfinite(out[k]).all():
+            fail(f"{name}: '{k}' contains NaN or inf on a small, well-behaved example.")
 
 
 def close(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], rtol: float = 1e-5,
@@ -100,7 +107,7 @@ def combine(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], s: flo
 
 def gradient(name: str, loss: object, phi: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """∇φ loss, with a clear failure when the loss is not a differentiable scalar of φ."""
-    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+    if type(loss) not in PLAIN_TENSORS or loss.dim() != 0:
         fail(f"{name} must return a scalar tensor (0-d), got "
              f"{type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}.")
     if not torch.isfinite(loss):

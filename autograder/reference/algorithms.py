@@ -35,13 +35,13 @@ IMPLS = ("fast", "loop")
 def make_maml(model: nn.Module, alpha: float = 0.4, steps: int = 1,
               first_order: bool = False, impl: str = "fast") -> MetaLearner:
     """MAML (second order) or, with ``first_order``, FOMAML."""
+    name = "fomaml" if first_order else "maml"
     if impl == "fast":
-        loss = partial(fast.meta_loss, model, alpha=alpha, steps=steps, first_order=first_order)
-    else:
-        loss = partial(fomaml_meta_loss if first_order else maml_meta_loss, model, alpha=alpha,
-                       steps=steps)
-    return MetaLearner(model, _full_adapt(model, alpha), meta_loss=loss,
-                       name="fomaml" if first_order else "maml")
+        return MetaLearner(model, _full_adapt(model, alpha), name=name, meta_gradient=partial(
+            fast.meta_gradient, model, alpha=alpha, steps=steps, first_order=first_order))
+    loss = partial(fomaml_meta_loss if first_order else maml_meta_loss, model, alpha=alpha,
+                   steps=steps)
+    return MetaLearner(model, _full_adapt(model, alpha), meta_loss=loss, name=name)
 
 
 def anil_meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float,
@@ -57,9 +57,11 @@ def make_anil(model: nn.Module, alpha: float = 0.4, steps: int = 1,
               impl: str = "fast") -> MetaLearner:
     """ANIL: the inner loop adapts only the head; the body is learned in the outer loop."""
     adapt = lambda phi, x, y, k: anil_adapt(model, phi, x, y, alpha, k)
-    loss = (partial(fast.meta_loss, model, alpha=alpha, steps=steps, head_only=True)
-            if impl == "fast" else partial(anil_meta_loss, model, alpha=alpha, steps=steps))
-    return MetaLearner(model, adapt, meta_loss=loss, name="anil")
+    if impl == "fast":
+        return MetaLearner(model, adapt, name="anil", meta_gradient=partial(
+            fast.meta_gradient, model, alpha=alpha, steps=steps, head_only=True))
+    return MetaLearner(model, adapt, meta_loss=partial(anil_meta_loss, model, alpha=alpha,
+                                                       steps=steps), name="anil")
 
 
 def make_reptile(model: nn.Module, alpha: float = 0.1, steps: int = 5,

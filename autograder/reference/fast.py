@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from hwlib.batched import per_task, task_accuracies, task_losses
+from hwlib.batched import per_task, task_accuracies, task_losses, task_losses_and_accuracies
 from hwlib.evaluate import EvalResult
 from hwlib.models import Params, split_body_head
 from hwlib.tasks import FixedTaskSet, TaskBatch
@@ -51,11 +51,44 @@ def meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float, ste
     through the head): ``((1/B) Σ_i l_query_i(θ̂_i), mean query accuracy)``."""
     theta = adapt_tasks(model, phi, batch.x_support, batch.y_support, alpha, steps,
                         create_graph=not first_order, head_only=head_only)
-    losses = task_losses(model, theta, batch.x_query, batch.y_query)
     if batch.y_query.dtype != torch.long:  # regression: no accuracy
-        return losses.mean(), float("nan")
-    return losses.mean(), float(task_accuracies(model, theta, batch.x_query,
-                                                batch.y_query).mean())
+        return task_losses(model, theta, batch.x_query, batch.y_query).mean(), float("nan")
+    losses, accs = task_losses_and_accuracies(model, theta, batch.x_query, batch.y_query)
+    return losses.mean(), float(accs.mean())
+
+
+#: images (support + query, all tasks) per pass of :func:`meta_gradient`.  Bigger passes
+#: amortise per-call overhead; smaller ones keep BatchNorm's element-wise double backward in
+#: cache.  160 was the fastest on 2 CPU cores for 5w1s q1 (16 tasks), 5w1s q15 (2) and 20w1s
+#: q1 (4) — docs/benchmarks.md.
+IMAGES_PER_PASS = 160
+
+
+def tasks_per_pass(batch: TaskBatch, images: int = IMAGES_PER_PASS) -> int:
+    """How many tasks of ``batch`` go through one pass: ``images`` // images per task, ≥ 1."""
+    per_task = batch.x_support.shape[1] + batch.x_query.shape[1]
+    return max(1, min(batch.x_support.shape[0], images // per_task))
+
+
+def meta_gradient(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float, steps: int = 1,
+                  first_order: bool = False, head_only: bool = False,
+                  images_per_pass: int = IMAGES_PER_PASS) -> tuple[Params, float, float]:
+    """∇φ of :func:`meta_loss`, the meta-batch cut into passes of :func:`tasks_per_pass` tasks.
+
+    The meta-loss is an average over tasks, so its gradient is Σ_chunks (|c|/B) ∇φ L_c: each
+    chunk's graph is freed before the next is built.  Returns ``(grads, loss, accuracy)``.
+    """
+    b, c = batch.x_support.shape[0], tasks_per_pass(batch, images_per_pass)
+    names = [k for k, v in phi.items() if v.requires_grad]
+    total, loss, acc = None, 0.0, 0.0
+    for i in range(0, b, c):
+        chunk_loss, chunk_acc = meta_loss(model, phi, batch[i:i + c], alpha, steps,
+                                          first_order, head_only)
+        w = min(c, b - i) / b
+        grads = torch.autograd.grad(chunk_loss * w, [phi[k] for k in names])
+        total = grads if total is None else [t + g for t, g in zip(total, grads)]
+        loss, acc = loss + w * chunk_loss.item(), acc + w * chunk_acc
+    return dict(zip(names, total)), loss, acc
 
 
 def reptile_meta_gradient(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float,

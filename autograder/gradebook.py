@@ -1,0 +1,74 @@
+"""One gradebook and one CSV from per-student results — of one run or of many shards.
+
+``<out>`` is an ordinary nbgrader course directory: :func:`write_gradebook` records every
+student's auto-graded scores in its ``gradebook.db`` through nbgrader's own API (so the
+formgrader and ``nbgrader export`` work on it), replacing that student's previous submission
+if there was one — re-running never duplicates or loses a row.  :func:`merge` first gathers the
+``results/``, ``autograded/`` and ``feedback/`` folders of shard outputs into ``<out>``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .batch import RESULTS, load_result, row_of
+from .course import ASSIGNMENT, NOTEBOOK, make_workspace
+from .grade import PROFILE_LIMITS, Row, write_reports
+
+
+def write_gradebook(out: Path, rows: list[Row]) -> None:
+    """Every row into ``out/gradebook.db`` (one submission per student) + grades/failures CSV."""
+    from nbgrader.api import Gradebook
+
+    if not (out / "gradebook.db").exists():
+        make_workspace(out, PROFILE_LIMITS["cpu"][0])
+    notebook = Path(NOTEBOOK).stem
+    with Gradebook(f"sqlite:///{out.resolve()}/gradebook.db") as gb:
+        for row in rows:
+            gb.update_or_create_student(row.student)
+            try:
+                gb.remove_submission(ASSIGNMENT, row.student)
+            except Exception:  # noqa: BLE001 - MissingEntry: first time
+                pass
+            gb.add_submission(ASSIGNMENT, row.student)
+            for grade in gb.find_submission_notebook(notebook, ASSIGNMENT, row.student).grades:
+                grade.auto_score = row.tests.get(grade.name, (0.0, 0.0))[0]
+            gb.db.commit()
+    write_reports(out, rows)
+
+
+def merge(out: Path, shards: list[Path]) -> list[Row]:
+    """Combine shard outputs into ``out``: results, autograded notebooks, feedback, gradebook.
+
+    A student graded in two shards must have the same result in both (deterministic grading);
+    a conflict is an error naming the student, not a silent choice.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, dict] = {}
+    for shard in shards:
+        files = sorted((shard / RESULTS).glob("*.json"))
+        if not files:
+            raise ValueError(f"{shard} has no {RESULTS}/*.json: is it a grading output folder?")
+        for f in files:
+            result = json.loads(f.read_text())
+            student, key = result["student"], _comparable(result)
+            if student in seen and _comparable(seen[student]) != key:
+                raise ValueError(f"student {student!r} has different results in two shards")
+            seen[student] = result
+            if shard.resolve() != out.resolve():
+                (out / RESULTS).mkdir(exist_ok=True)
+                shutil.copyfile(f, out / RESULTS / f.name)
+                for kind in ("autograded", "feedback"):
+                    src = shard / kind / student
+                    if src.exists():
+                        shutil.copytree(src, out / kind / student, dirs_exist_ok=True)
+    rows = [row_of(load_result(out, s)) for s in sorted(seen)]
+    write_gradebook(out, rows)
+    return rows
+
+
+def _comparable(result: dict) -> tuple:
+    return (result["notebook_sha256"], result["profile"], result["score"],
+            json.dumps(result["tests"], sort_keys=True))
