@@ -26,10 +26,14 @@ determined attacker with native code: run graders in a container/VM without cred
 from __future__ import annotations
 
 import os
+import re
 import resource
 from socket import AF_UNIX
 import sys
 import tempfile
+from types import FunctionType
+
+from .tamper import Snapshot, failure
 
 
 NETWORK = ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr",
@@ -42,6 +46,11 @@ PATH_WRITES = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os
 OTHER = {"ctypes.dlopen": "loading native libraries", "gc.get_objects": "walking the heap",
          "gc.get_referrers": "walking the heap", "gc.get_referents": "walking the heap",
          "sys.settrace": "tracing other code", "sys.setprofile": "tracing other code"}
+#: the file names IPython/ipykernel compile notebook cells under
+CELL_FILE = re.compile(r"(ipykernel_\d+[/\\]\d+\.py|<ipython-input-\d+-[0-9a-f]+>)$")
+#: a function of this name whose ``__code__`` is set asks the hook to verify the environment
+#: (see :func:`autograder.checks.common.call_student`): an audit event student code cannot skip
+PROBE = "_hw_probe"
 TRUSTED = ("torch", "numpy", "numpy.testing", "matplotlib.pyplot", "hwlib", "autograder.checks")
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -55,7 +64,8 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _hook(repo: str, workspace: str, here: str, tmp: str, private: list[str]):
+def _hook(repo: str, workspace: str, here: str, tmp: str, private: list[str],
+          snapshot: Snapshot):
     deny_read = [os.path.join(repo, "solutions"), os.path.join(repo, "autograder"), *private]
     writable = [here, tmp, "/dev/null"]
     realpath = os.path.realpath
@@ -73,8 +83,28 @@ def _hook(repo: str, workspace: str, here: str, tmp: str, private: list[str]):
             refuse(f"writing {path} (only this notebook's folder and the temporary folder "
                    f"{tmp} are writable)")
 
+    def verify() -> None:
+        changed = snapshot.verify()
+        if changed:
+            raise failure(changed)
+
+    first_cell = [True]
+
     def hook(event: str, args: tuple) -> None:
-        if event == "open":
+        if event == "compile":
+            if isinstance(args[1], str) and CELL_FILE.search(args[1]):
+                if first_cell:
+                    first_cell.clear()
+                    _refuse_threads(snapshot)
+                verify()  # before a cell, and before each of its statements
+        elif event in ("object.__setattr__", "object.__delattr__"):
+            if type(args[0]) is FunctionType and args[0].__code__.co_name == PROBE:
+                verify()
+            else:
+                why = snapshot.refuse_patch(args[0], args[1])
+                if why:
+                    refuse(why)
+        elif event == "open":
             path, mode, flags = args
             if not isinstance(path, (str, bytes, os.PathLike)):
                 return
@@ -111,13 +141,52 @@ def _no_exit(*args, **kwargs):
     raise SandboxViolation("os._exit / os.abort is not allowed while grading: return normally")
 
 
+def _no_thread(*args, **kwargs):
+    raise SandboxViolation("starting threads is not allowed while grading")
+
+
+def _refuse_threads(snapshot: Snapshot) -> None:
+    """Python 3.11 has no audit event for new threads: once the kernel's own threads run (at
+    the first cell), the functions that start threads are replaced and recorded in the tamper
+    snapshot, so putting them back fails the next cell."""
+    import _thread
+    import threading
+
+    for module, names in ((_thread, ["start_new_thread", "start_new", "start_joinable_thread"]),
+                          (threading, ["_start_new_thread", "_start_joinable_thread"])):
+        names = [n for n in names if hasattr(module, n)]
+        for name in names:
+            setattr(module, name, _no_thread)
+        snapshot.watch(module, names)
+
+
 def install() -> None:
     """Load trusted code, set limits, add the audit hook (call once, before student code)."""
     import importlib
 
+    import pkgutil
+
     for name in TRUSTED:
         importlib.import_module(name)
     import autograder.reference  # noqa: F401 - loaded now, unreadable from disk afterwards
+    import hwlib
+
+    for info in pkgutil.iter_modules(hwlib.__path__):  # all of hwlib: recorded by the snapshot
+        importlib.import_module(f"hwlib.{info.name}")
+    import torch._dynamo  # noqa: F401 - its import wraps torch.manual_seed & co.: do it now
+    import matplotlib.pyplot as plt
+
+    plt.close(plt.figure())  # loads the notebook backend, which registers IPython callbacks
+    import torch
+
+    for optimizer in (torch.optim.Adam, torch.optim.SGD):  # their first use patches the class
+        optimizer([torch.zeros(1, requires_grad=True)], lr=0.1)
+    import tqdm
+    from zmq.utils.garbage import gc as zmq_garbage
+
+    tqdm.tqdm.monitor_interval = 0  # no monitor thread: threads are refused (from the first cell)
+    if not zmq_garbage.is_alive():
+        zmq_garbage.start()  # started by the first large output otherwise
     from hwlib.device import keep_cpu_memory_mapped
 
     keep_cpu_memory_mapped()
@@ -140,8 +209,9 @@ def install() -> None:
     sys.modules["posix"]._exit = _no_exit
     private = [os.path.realpath(p) for p in
                os.environ.get("HW_SANDBOX_PRIVATE", "").split(os.pathsep) if p]
+    shell = getattr(sys.modules.get("builtins"), "get_ipython", lambda: None)()
     sys.addaudithook(_hook(os.path.realpath(repo), workspace, os.path.realpath(os.getcwd()),
-                           os.path.realpath(tmp), private))
+                           os.path.realpath(tmp), private, Snapshot().take(shell)))
 
 
 EXEC_LINE = "import autograder.sandbox as _hw_sandbox; _hw_sandbox.install(); del _hw_sandbox"

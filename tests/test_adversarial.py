@@ -72,7 +72,7 @@ ATTACKS = {  # name: (answer cell, code, "before"/"after" the answer, tests lost
     "print-history": (Q1, "print(In)", "before", set(), ""),  # allowed; redacted in feedback
     "huge-output": (Q1, "print('x' * 100_000_000)", "before", set(), ""),  # allowed; capped
 }
-HIDDEN = ["n_support == 100", "BEGIN HIDDEN TESTS", "check_accuracy_tier(1", "answer_q1 == "]
+HIDDEN = ["n_support, 100", "BEGIN HIDDEN TESTS", "check_accuracy_tier(1", "answer_q1, \"c\""]
 
 
 def _with_attack(solution: dict, cell_id: str, code: str, where: str) -> dict:

@@ -24,7 +24,7 @@ from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.splits import omniglot_splits
 from hwlib.tasks import EpisodeSampler, FixedTaskSet
 
-from .common import fail
+from .common import fail, guarded
 
 PROFILE_ENV = "HW_GRADING_PROFILE"
 
@@ -80,6 +80,8 @@ def train_and_evaluate(inner_update: Callable, maml_meta_loss: Callable, profile
     model = Conv4(5).to(device)
     phi = {k: v.to(device).detach().requires_grad_(True)
            for k, v in init_params(model, seed).items()}
+
+    inner_update, maml_meta_loss = guarded(inner_update), guarded(maml_meta_loss)
 
     def adapt(p, x, y, steps):
         for _ in range(steps):

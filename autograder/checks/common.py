@@ -35,15 +35,47 @@ def tiny_problem(tasks: int = 3, seed: int = 0, hidden: int = 6):
 
 
 def call_student(name: str, fn: Callable, *args, **kwargs):
-    """Call the student's ``fn``; turn 'not implemented' and crashes into clear failures."""
+    """Call the student's ``fn``; turn 'not implemented' and crashes into clear failures.
+
+    Right after it returns, the grading sandbox verifies that the student's code changed none
+    of the trusted code the check goes on to use (:mod:`autograder.tamper`): setting a local
+    function's ``__code__`` raises an audit event no student code can intercept or skip (a call
+    to a helper could be swapped, so the two lines are written out here and in :func:`guarded`).
+    """
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except NotImplementedError:
         fail(f"{name} is not implemented yet (it raises NotImplementedError).")
     except CheckFailed:
         raise
     except Exception as e:  # the student's code crashed: say where, in words
         fail(f"{name} raised {type(e).__name__}: {e}")
+
+    def _hw_probe(): pass
+    _hw_probe.__code__ = _hw_probe.__code__  # the sandbox verifies the environment here
+    return result
+
+
+def guarded(fn: Callable) -> Callable:
+    """``fn`` (student code run many times, e.g. in meta-training), followed by the sandbox's
+    verification after every call, like :func:`call_student` (exceptions pass through)."""
+    def call(*args, **kwargs):
+        result = fn(*args, **kwargs)
+
+        def _hw_probe(): pass
+        _hw_probe.__code__ = _hw_probe.__code__
+        return result
+
+    return call
+
+
+def check_answer(name: str, value: object, expected: object, hint: str) -> None:
+    """A quiz answer or a value the student computed: exactly ``expected``, of its plain type
+    (a ``str`` subclass whose ``==`` is always true, or a shadowed ``type``, gains nothing)."""
+    if type(value) is not type(expected):
+        fail(f"{name} must be a plain {type(expected).__name__}, got {type(value).__name__}.")
+    if value != expected:
+        fail(hint)
 
 
 @contextmanager
@@ -69,7 +101,7 @@ def graded_alone(fn: Callable, **reference: Callable) -> Iterator[None]:
 
 def check_params_dict(name: str, out: object, like: Mapping[str, torch.Tensor]) -> None:
     """``out`` must be a dict with the keys, shapes and dtypes of ``like``."""
-    if not isinstance(out, Mapping):
+    if type(out) is not dict:  # exactly dict: a subclass could run code while being read
         fail(f"{name} must return a dict name -> tensor like φ, got {type(out).__name__}.")
     missing, extra = set(like) - set(out), set(out) - set(like)
     if missing or extra:
