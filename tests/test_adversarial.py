@@ -21,6 +21,7 @@ from autograder.course import ASSIGNMENT, NOTEBOOK, REPO
 from autograder.grade import grade
 
 Q1, INNER, ANIL, FOMAML = "quiz_q1", "inner_update", "anil_adapt", "fomaml_meta_loss"
+TAMPERED = "the grading environment was modified"  # autograder/tamper.py
 ATTACKS = {  # name: (answer cell, code, "before"/"after" the answer, tests lost, message)
     "network": (Q1, "import urllib.request\nurllib.request.urlopen('http://example.com', timeout=5)",
                 "before", {"test_quiz_q1"}, "network access is not allowed"),
@@ -69,6 +70,42 @@ ATTACKS = {  # name: (answer cell, code, "before"/"after" the answer, tests lost
     "nan-loss": (FOMAML, "def fomaml_meta_loss(model, phi, batch, alpha, steps=1):\n"
                  "    return sum(v.sum() for v in phi.values()) * float('nan')",
                  "after", {"test_fomaml_gradient"}, "not finite"),
+    # monkeypatching: detected before the next statement runs, restored, that cell fails
+    "patch-allclose": (ANIL, "torch.allclose = lambda *a, **k: True", "after", {"test_anil"},
+                       TAMPERED),
+    "patch-numpy-testing": (ANIL, "import numpy.testing\n"
+                            "numpy.testing.assert_allclose = lambda *a, **k: None", "after",
+                            {"test_anil"}, TAMPERED),
+    "patch-hwlib": (ANIL, "import hwlib.models\nhwlib.models.init_params = lambda *a, **k: {}",
+                    "after", {"test_anil"}, TAMPERED),
+    "patch-test-helper": (ANIL, "import autograder.checks\n"
+                          "autograder.checks.check_anil_adapt = lambda f: None", "after",
+                          {"test_anil"}, TAMPERED),
+    "patch-tensor-method": (ANIL, "torch.Tensor.__eq__ = lambda a, b: True", "after",
+                            {"test_anil"}, TAMPERED),
+    "patch-function-code": (ANIL, "import hwlib.models\nhwlib.models.init_params.__code__ = "
+                            "(lambda *a, **k: {}).__code__", "after", set(),
+                            "replacing the __code__"),  # refused at once: the answer stands
+    "patch-during-check": (ANIL, "_honest = anil_adapt\n"
+                           "def anil_adapt(*a, **k):\n"
+                           "    torch.allclose = lambda *a, **k: True\n"
+                           "    return _honest(*a, **k)", "after", {"test_anil"}, TAMPERED),
+    "drop-test-cells": (Q1, "get_ipython().input_transformers_cleanup.append(lambda lines: [])",
+                        "before", {"test_quiz_q1"}, TAMPERED),
+    "swallow-errors": (Q1, "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)",
+                       "before", {"test_quiz_q1"}, TAMPERED),
+    "patch-showtraceback": (Q1, "get_ipython().showtraceback = lambda *a, **k: None", "before",
+                            {"test_quiz_q1"}, TAMPERED),
+    "clear-outputs": (Q1, "from IPython.display import clear_output\n"
+                      "get_ipython().events.register('post_run_cell', lambda r: clear_output())",
+                      "before", {"test_quiz_q1"}, TAMPERED),
+    "replace-builtins": (Q1, "__builtins__ = dict(vars(__builtins__), isinstance=lambda *a: True)",
+                         "before", {"test_quiz_q1"}, TAMPERED),
+    "shadow-type": (Q1, "class S(str):\n    __eq__ = lambda s, o: True\n"
+                    "    __hash__ = str.__hash__\ntype = lambda x: str\nanswer_q1 = S('a')",
+                    "after", {"test_quiz_q1"}, "must be a plain str"),
+    "thread": (Q1, "import threading\nthreading.Thread(target=print).start()", "before",
+               {"test_quiz_q1"}, "starting threads"),
     "print-history": (Q1, "print(In)", "before", set(), ""),  # allowed; redacted in feedback
     "huge-output": (Q1, "print('x' * 100_000_000)", "before", set(), ""),  # allowed; capped
 }
