@@ -116,8 +116,6 @@ def grade_one(root: Path, student: str, notebook: Path | None, profile: str,
                         timeout=notebook_timeout, check=False)
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            if os.environ.get("HW_DEBUG"):
-                Path(f"/tmp/nbgrader-{student}.log").write_text(proc.stdout + proc.stderr)
             row.status = "not graded: nbgrader could not run it (" + " | ".join(tail)[:300] + ")"
     except subprocess.TimeoutExpired:
         row.status = f"not graded: the notebook ran over {notebook_timeout} s"

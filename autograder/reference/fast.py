@@ -1,7 +1,7 @@
 """The reference algorithms on a whole meta-batch at once (the fast path).
 
 Same mathematics as :mod:`.inner_loop` — which keeps the students' one-task-at-a-time form —
-but every task of the meta-batch is adapted together with :mod:`hwlib.batched`: θ is a dict of
+but every task of the meta-batch is adapted together with :mod:`autograder.reference.batched`: θ is a dict of
 ``[B, *shape]`` tensors, θ_i = φ at the start, and one inner step for all tasks is
 
     θ ← θ − α ∇θ Σ_i l_support_i(θ_i)
@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from hwlib.batched import per_task, task_accuracies, task_losses, task_losses_and_accuracies
+from .batched import per_task, task_accuracies, task_losses, task_losses_and_accuracies
 from hwlib.evaluate import EvalResult
 from hwlib.models import Params, split_body_head
 from hwlib.tasks import FixedTaskSet, TaskBatch
