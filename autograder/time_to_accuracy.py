@@ -22,7 +22,7 @@ import torch
 
 from hwlib.outer_loop import meta_train
 
-from .train import RunSpec, add_arguments, describe, prepare, spec_from_args, test_accuracy
+from .train import RunSpec, add_run_arguments, describe, prepare, spec_from_args, test_accuracy
 
 
 def time_to_accuracy(spec: RunSpec, target: float, eval_every_s: float,
@@ -86,7 +86,7 @@ def plot_main(args: argparse.Namespace) -> int:
 
 
 def add_tta_arguments(p: argparse.ArgumentParser) -> None:
-    add_arguments(p)
+    add_run_arguments(p)
     p.add_argument("--target", type=float, default=0.95, help="test accuracy to reach")
     p.add_argument("--eval-every", type=float, default=30.0,
                    help="seconds of training between evaluations on the meta-test tasks")

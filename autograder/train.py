@@ -153,6 +153,15 @@ def describe(device: torch.device) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """``train``'s options: the run (:func:`add_run_arguments`), validation, checkpoint."""
+    add_run_arguments(p)
+    p.add_argument("--val-every", type=int, default=0,
+                   help="validate on 100 fixed meta-val tasks every N meta-steps (0: never)")
+    p.add_argument("--checkpoint", help="save the final checkpoint here")
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The options ``train`` and ``time-to-accuracy`` share (what :func:`spec_from_args` reads)."""
     p.add_argument("--algo", default="maml", choices=sorted(ALGORITHMS))
     p.add_argument("--n-way", type=int, default=5)
     p.add_argument("--k-shot", type=int, default=1)
@@ -168,8 +177,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-rotations", dest="rotations", action="store_false")
     p.add_argument("--val-characters", type=int,
                    help="background characters held out for meta-validation (default 100)")
-    p.add_argument("--val-every", type=int, default=0,
-                   help="validate on 100 fixed meta-val tasks every N meta-steps (0: never)")
     p.add_argument("--test-tasks", type=int, default=600)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--impl", default="fast", choices=["fast", "loop"],
@@ -177,7 +184,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--omniglot-root", help="folder with the Omniglot zips (else $OMNIGLOT_ROOT)")
     p.add_argument("--cache-dir", help="preprocessing cache (else $HWLIB_CACHE_DIR)")
     p.add_argument("--download", action="store_true", help="download Omniglot if missing")
-    p.add_argument("--checkpoint", help="save the final checkpoint here")
     p.add_argument("--json", action="store_true", help="print only the JSON report")
 
 

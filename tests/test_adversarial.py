@@ -92,6 +92,13 @@ ATTACKS = {  # name: (answer cell, code, "before"/"after" the answer, tests lost
                            "    return _honest(*a, **k)", "after", {"test_anil"}, TAMPERED),
     "drop-test-cells": (Q1, "get_ipython().input_transformers_cleanup.append(lambda lines: [])",
                         "before", {"test_quiz_q1"}, TAMPERED),
+    "strip-asserts": (Q1, "import ast\nclass NoAssert(ast.NodeTransformer):\n"
+                      "    def visit_Assert(self, node):\n        return ast.Pass()\n"
+                      "get_ipython().ast_transformers.append(NoAssert())", "before",
+                      {"test_quiz_q1"}, TAMPERED),
+    "patch-assertion-error": (Q1, "import builtins\n"
+                              "builtins.AssertionError = type('Quiet', (Exception,), {})",
+                              "before", {"test_quiz_q1"}, TAMPERED),
     "swallow-errors": (Q1, "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)",
                        "before", {"test_quiz_q1"}, TAMPERED),
     "patch-showtraceback": (Q1, "get_ipython().showtraceback = lambda *a, **k: None", "before",
