@@ -41,7 +41,7 @@ class Row:
     seconds: float = 0.0
     tests: dict = field(default_factory=dict)      # grade_id -> (score, max_score)
     messages: dict = field(default_factory=dict)   # grade_id -> failure message
-    notes: list = field(default_factory=list)      # what the grader threw away, in words
+    notes: list = field(default_factory=list)      # what the grader threw away or refused
 
 
 def find_submissions(folder: Path) -> dict[str, Path | None]:
@@ -59,19 +59,27 @@ def find_submissions(folder: Path) -> dict[str, Path | None]:
     return found
 
 
-def _messages(autograded: Path) -> dict[str, str]:
-    """grade_id → 'ErrorName: message' of every graded cell that raised, from the notebook."""
+#: errors that mean the sandbox refused something or found tampering (autograder/sandbox.py)
+REFUSALS = ("SandboxViolation", "GradingEnvironmentModified")
+
+
+def _messages(autograded: Path) -> tuple[dict[str, str], list[str]]:
+    """grade_id → 'ErrorName: message' of every graded cell that raised, and what the sandbox
+    refused anywhere in the notebook (for the ``notes`` column: who tried what), from the
+    autograded notebook."""
     try:
         nb = json.loads(autograded.read_text())
     except (OSError, ValueError):
-        return {}
-    out = {}
-    for cell in nb.get("cells", []):
+        return {}, []
+    out, refused = {}, []
+    for i, cell in enumerate(nb.get("cells", [])):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if meta.get("grade") and errors:
             out[meta["grade_id"]] = f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}"[:500]
-    return out
+        refused += [f"refused in cell {meta.get('grade_id') or i}: {e.get('evalue')}"[:300]
+                    for e in errors if e.get("ename") in REFUSALS]
+    return out, refused
 
 
 def _read_gradebook(root: Path, row: Row) -> None:
@@ -120,7 +128,8 @@ def grade_one(root: Path, student: str, notebook: Path | None, profile: str,
     except subprocess.TimeoutExpired:
         row.status = f"not graded: the notebook ran over {notebook_timeout} s"
     _read_gradebook(root, row)
-    row.messages = _messages(root / "autograded" / student / ASSIGNMENT / NOTEBOOK)
+    row.messages, refused = _messages(root / "autograded" / student / ASSIGNMENT / NOTEBOOK)
+    row.notes += refused
     if row.status == "graded":
         feedback = nbgrader(["generate_feedback", ASSIGNMENT, "--student", student, "--force"],
                             cwd=root, check=False)

@@ -162,6 +162,8 @@ def test_every_attack_costs_only_what_it_attacked(tmp_path, grading_data):
                     NOTEBOOK.replace(".ipynb", ".html")).read_text()
         problems += [(name, "feedback shows", h) for h in HIDDEN if h in feedback]
     assert not problems, problems
+    assert any("network access" in n for n in rows["network"].notes)  # TAs see who tried what
+    assert any(TAMPERED in n for n in rows["patch-allclose"].notes)
     gradebook = tmp_path / "out" / "gradebook.db"
     assert gradebook.stat().st_size > 0
     assert not (tmp_path / "out" / "other").exists()
