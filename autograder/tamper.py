@@ -75,7 +75,7 @@ class Snapshot:
     """Everything a graded cell relies on, recorded once (:meth:`take`), then :meth:`verify`."""
 
     def __init__(self) -> None:
-        self.dicts: list[tuple[str, dict, dict, bool]] = []  # label, live dict, copy, strict
+        self.dicts: list[tuple[str, dict, dict, bool]] = []  # label "…{}", live dict, copy, strict
         self.lists: list[tuple[str, list, tuple]] = []
         self.instances: list[tuple[str, Any, dict]] = []  # methods overridden on instances
         self.classes: set[type] = set()
@@ -89,7 +89,7 @@ class Snapshot:
                 continue
             keep = {k: v for k, v in vars(module).items()
                     if k not in VOLATILE.get(name, ()) and not k.startswith("__")}
-            self.dicts.append((f"{name}.", vars(module), keep, name.split(".")[0] in STRICT))
+            self.dicts.append((f"{name}.{{}}", vars(module), keep, name.split(".")[0] in STRICT))
             for value in keep.values():
                 if isinstance(value, type) and _is_watched_class(value):
                     self.classes.update(c for c in value.__mro__ if _is_watched_class(c))
@@ -98,9 +98,9 @@ class Snapshot:
                                               if type(f) is FunctionType)
                 elif type(value) is FunctionType:
                     self.functions.add(value)
-        self.dicts.append(("sys.", vars(sys), {k: vars(sys)[k] for k in SYS_KEYS
+        self.dicts.append(("sys.{}", vars(sys), {k: vars(sys)[k] for k in SYS_KEYS
                                                if k in vars(sys)}, False))
-        self.dicts.append(("sys.modules[", sys.modules,
+        self.dicts.append(("sys.modules['{}']", sys.modules,
                            {n: sys.modules[n] for n in names if n in sys.modules}, False))
         self.lists += [("sys.meta_path", sys.meta_path, tuple(sys.meta_path)),
                        ("sys.path_hooks", sys.path_hooks, tuple(sys.path_hooks))]
@@ -111,11 +111,11 @@ class Snapshot:
 
     def watch(self, module: Any, names: list[str]) -> None:
         """Record more names of a module (values set after :meth:`take`)."""
-        self.dicts.append((f"{module.__name__}.", vars(module),
+        self.dicts.append((f"{module.__name__}.{{}}", vars(module),
                            {n: getattr(module, n) for n in names}, False))
 
     def _take_shell(self, shell: Any) -> None:
-        self.dicts.append(("user namespace ", shell.user_ns,
+        self.dicts.append(("the notebook's {}", shell.user_ns,
                            {"__builtins__": shell.user_ns.get("__builtins__", builtins)}, False))
         for name in SHELL_LISTS:
             self.lists.append((f"IPython {name}", getattr(shell, name), tuple(getattr(shell, name))))
@@ -123,7 +123,7 @@ class Snapshot:
         for name in MANAGER_LISTS:
             self.lists.append((f"IPython input_transformer_manager.{name}", getattr(manager, name),
                                tuple(getattr(manager, name))))
-        self.dicts.append(("IPython events.callbacks[", shell.events.callbacks,
+        self.dicts.append(("IPython events.callbacks['{}']", shell.events.callbacks,
                            dict(shell.events.callbacks), False))
         for event, callbacks in shell.events.callbacks.items():
             self.lists.append((f"IPython events['{event}']", callbacks, tuple(callbacks)))
@@ -144,11 +144,11 @@ class Snapshot:
         for label, live, keep, strict in self.dicts:
             for k, v in keep.items():
                 if live.get(k, _MISSING) is not v:
-                    changed.append(f"{label}{k}")
+                    changed.append(label.format(k))
                     live[k] = v
             if strict and len(live) != len(keep) + sum(k.startswith("__") for k in live):
                 for k in [k for k in live if k not in keep and not k.startswith("__")]:
-                    changed.append(f"{label}{k} (added)")
+                    changed.append(label.format(k) + " (added)")
                     del live[k]
         for label, live, items in self.lists:
             if len(live) != len(items) or any(a is not b for a, b in zip(live, items)):
@@ -204,5 +204,6 @@ def _overrides(obj: Any) -> dict[str, Any]:
 def failure(changed: list[str]) -> GradingEnvironmentModified:
     shown = ", ".join(sorted(set(changed))[:6]) + (" …" if len(set(changed)) > 6 else "")
     return GradingEnvironmentModified(
-        f"the grading environment was modified by an earlier cell ({shown}); it has been "
-        "restored, and this cell fails. Do not replace library, hwlib, IPython or test code.")
+        f"the grading environment was modified ({shown}) by code that ran before this point; "
+        "it has been restored, and this cell fails. Do not replace library, hwlib, IPython or "
+        "test code.")
