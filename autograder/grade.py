@@ -78,7 +78,8 @@ def _messages(autograded: Path) -> tuple[dict[str, str], list[str]]:
         if meta.get("grade") and errors:
             out[meta["grade_id"]] = f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}"[:500]
         refused += [f"refused in cell {meta.get('grade_id') or i}: {e.get('evalue')}"[:300]
-                    for e in errors if e.get("ename") in REFUSALS]
+                    for e in errors if e.get("ename") in REFUSALS  # or wrapped, e.g. URLError
+                    or "not allowed while grading" in str(e.get("evalue"))]
     return out, refused
 
 

@@ -67,7 +67,7 @@ def test_release_holds_no_answers_and_no_hidden_tests():
         for line in body.strip().splitlines():
             if len(line.strip()) > 25 and line.strip() not in given:
                 assert line.strip() not in released, f"solution line of {name} leaked: {line}"
-    answers = re.findall(r'answer_q\d+ == "([abcd])"', "\n".join(text(c) for c in cells(SOURCE)))
+    answers = re.findall(r'check_answer\("answer_q\d+", answer_q\d+, "([abcd])"', "\n".join(text(c) for c in cells(SOURCE)))
     assert len(answers) >= 15
     assert not re.search(r'answer_q\d+ = "[abcd]"', released)
     stubs = sum(text(c).count("raise NotImplementedError()") for c in cells(RELEASED)
