@@ -85,7 +85,20 @@ def release(out: Path | None = None) -> Path:
             f"c.CourseDirectory.release_directory = {str(target)!r}\n"
             f"c.CourseDirectory.db_url = 'sqlite:///{tmp}/gradebook.db'\n")
         nbgrader(["generate_assignment", ASSIGNMENT, "--force", "--create"], cwd=Path(tmp))
-    return target / ASSIGNMENT / NOTEBOOK
+    released = target / ASSIGNMENT / NOTEBOOK
+    _stamp_source(released)
+    return released
+
+
+def _stamp_source(released: Path) -> None:
+    """Record in the release which source it was generated from (SHA-256 of the solutions
+    notebook), so a stale ``notebooks/`` shows in its diff even when only hidden tests changed."""
+    import hashlib
+
+    source = REPO / "solutions" / ASSIGNMENT / NOTEBOOK
+    nb = json.loads(released.read_text())
+    nb["metadata"]["hw_release"] = {"source_sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
+    released.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def make_workspace(root: Path, cell_timeout: int) -> Path:
