@@ -89,13 +89,15 @@ def _check_finite(loss: float, step: int) -> None:
 def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBatch],
                config: TrainConfig, val_tasks: Optional[FixedTaskSet] = None,
                resume_from: Optional[str] = None, sampler_state: Optional[object] = None,
-               after_step: Optional[Callable[[int, float], bool]] = None) -> TrainResult:
+               after_step: Optional[Callable[[int, float], bool]] = None,
+               on_log: Optional[Callable[[History], None]] = None) -> TrainResult:
     """Meta-train ``phi`` in place with ``learner``; ``sample(B)`` draws a meta-batch of tasks.
 
     ``sampler_state`` (e.g. the :class:`~hwlib.tasks.EpisodeSampler` itself) is saved in
     checkpoints and restored on ``resume_from``, so a resumed run sees the same tasks.
     ``after_step(step, train_seconds)`` is called after every meta-step (its own time is not
-    counted as training time); returning True stops training.
+    counted as training time); returning True stops training.  ``on_log(history)`` is called
+    after each logged row (e.g. :class:`hwlib.widgets.LiveTrainingView`'s ``update``).
     """
     optimizer = make_optimizer(phi, config)
     history = History(log_path=Path(config.log_path) if config.log_path else None)
@@ -131,11 +133,15 @@ def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBa
                                       "loss": loss, "accuracy": acc})
                 bar.set_postfix(loss=f"{loss:.3f}", **({} if math.isnan(acc) else
                                                        {"acc": f"{acc:.3f}"}))
+                if on_log is not None:
+                    on_log(history)
             if val_tasks is not None and config.val_every and step % config.val_every == 0:
                 res = evaluate(learner.model, phi, learner.adapt, val_tasks,
                                config.val_inner_steps)
                 history.log("val", {"step": step, "tasks": tasks_seen, "time_s": elapsed,
                                     "val_accuracy": res.mean, "val_ci95": res.ci95})
+                if on_log is not None:
+                    on_log(history)
             if config.checkpoint_path and (
                     (config.checkpoint_every and step % config.checkpoint_every == 0)):
                 _save(config, phi, optimizer, history, step, tasks_seen, elapsed, sampler_state)

@@ -39,6 +39,28 @@ def show_episode(task: TaskBatch, title: str = "An N-way K-shot episode") -> plt
     return fig
 
 
+def plot_episode_grid(task: TaskBatch, title: str = "An N-way K-shot episode") -> plt.Figure:
+    """Support set (left, N rows × K columns) and query set (right, N rows × Q columns) of one
+    task; row i holds the drawings of the class with label i."""
+    xs, xq = task.x_support.detach().cpu(), task.x_query.detach().cpu()
+    n = int(task.y_support.max()) + 1
+    k, q = len(xs) // n, len(xq) // n
+    fig, axes = plt.subplots(n, k + q, figsize=(0.75 * (k + q) + 0.6, 0.75 * n + 0.7),
+                             squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.05})
+    for i in range(n):
+        for j in range(k + q):
+            ax, (x, col) = axes[i, j], ((xs, j) if j < k else (xq, j - k))
+            ax.imshow(x[i * (k if j < k else q) + col, 0], cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(f"y={i}", rotation=0, labelpad=14, fontsize=8)
+            if i == 0:
+                ax.set_title("support" if j == 0 else "query" if j == k else "", fontsize=8,
+                             loc="left")
+    fig.suptitle(title, fontsize=10, y=1.0 + 0.3 / (0.75 * n + 0.7))
+    return fig
+
+
 def plot_sine_fits(x: torch.Tensor, curves: Mapping[str, torch.Tensor], truth: torch.Tensor,
                    support: tuple[torch.Tensor, torch.Tensor], title: str,
                    ax: plt.Axes | None = None) -> plt.Figure:
@@ -113,7 +135,8 @@ def plot_accuracy_vs_steps(results: Mapping[str, Sequence[tuple[int, float, floa
 
 def plot_accuracy_vs_time(curves: Mapping[str, Sequence[tuple[float, float, float]]],
                           title: str = "Test accuracy vs meta-training wall time",
-                          targets: Sequence[float] = ()) -> plt.Figure:
+                          targets: Sequence[float] = (),
+                          ylabel: str = "test accuracy (%)") -> plt.Figure:
     """Accuracy (mean ± 95% CI) against training seconds, one line per method;
     ``curves[name] = [(seconds, accuracy, ci95), ...]``; dashed lines at ``targets``."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -123,6 +146,6 @@ def plot_accuracy_vs_time(curves: Mapping[str, Sequence[tuple[float, float, floa
                     yerr=[100 * c for c in ci], marker="o", capsize=3, label=name)
     for t in targets:
         ax.axhline(100 * t, color="grey", linestyle="--", linewidth=0.8)
-    ax.set(xlabel="meta-training wall time (minutes)", ylabel="test accuracy (%)", title=title)
+    ax.set(xlabel="meta-training wall time (minutes)", ylabel=ylabel, title=title)
     ax.legend()
     return fig

@@ -41,11 +41,13 @@ def synthetic_png(char_seed: int, drawing: int) -> bytes:
     return buf.getvalue()
 
 
-def synthetic_members(set_name: str, drawings: int = DRAWINGS) -> dict[str, bytes]:
-    """``{path inside the zip: png bytes}`` for one synthetic set in the original layout."""
+def synthetic_members(set_name: str, drawings: int = DRAWINGS,
+                      characters: int = SYNTH_CHARACTERS) -> dict[str, bytes]:
+    """``{path inside the zip: png bytes}`` for one synthetic set in the original layout
+    (``characters`` per alphabet)."""
     members, seed = {}, 0 if set_name == "background" else 500
     for alphabet in SYNTH_ALPHABETS[set_name]:
-        for c in range(1, SYNTH_CHARACTERS + 1):
+        for c in range(1, characters + 1):
             seed += 1
             for d in range(1, drawings + 1):
                 path = f"images_{set_name}/{alphabet}/character{c:02d}/{seed:04d}_{d:02d}.png"

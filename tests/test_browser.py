@@ -1,0 +1,241 @@
+"""The student notebook in a real browser: JupyterLab on localhost, headless Chromium (Debian's
+``chromium``) driven by Playwright.  Runs the whole generated notebook with the answers filled
+in (what a student has at the end; ``HW_PROFILE=tiny`` on the tests' synthetic Omniglot),
+watches the live training view update while training runs, moves sliders and clicks buttons of
+the explorers, and checks that what they show changed.  Screenshots go to
+``test-artifacts/browser/`` (or ``$HW_ARTIFACTS/browser``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("HW_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("HW_ARTIFACTS", REPO / "test-artifacts")) / "browser"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]')")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set HW_CHROMIUM); "
+                ".ci/run installs it", allow_module_level=True)
+
+
+def finished_student_notebook() -> dict:
+    """The generated student notebook with every answer cell taken from the solutions."""
+    release = json.loads((REPO / "notebooks/metalearning/metalearning.ipynb").read_text())
+    solution = json.loads((REPO / "solutions/metalearning/metalearning.ipynb").read_text())
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: c["source"] for c in solution["cells"]
+               if c["metadata"].get("nbgrader", {}).get("solution")}
+    for cell in release["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("solution"):
+            cell["source"] = answers[meta["grade_id"]]
+    return release
+
+
+def lab_settings(folder: Path) -> Path:
+    """JupyterLab user settings: render every cell (no windowing, so cells far from the
+    viewport are in the page), and no "Jupyter news?" pop-up."""
+    for name, value in (("notebook-extension/tracker", {"windowingMode": "none"}),
+                        ("apputils-extension/notification", {"fetchNews": "false"})):
+        path = folder / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """A JupyterLab server on localhost serving a folder with the finished notebook, on a
+    synthetic Omniglot large enough for the notebook's 5-way validation tasks."""
+    from conftest import synthetic_members, write_zip
+
+    synthetic_root = tmp_path / "omniglot"
+    synthetic_root.mkdir()
+    for set_name in ("background", "evaluation"):  # 36 background characters: 6 for meta-val
+        write_zip(synthetic_root / f"images_{set_name}.zip",
+                  synthetic_members(set_name, characters=12 if set_name == "background" else 4))
+    work = tmp_path / "student"
+    work.mkdir()
+    (work / "metalearning.ipynb").write_text(json.dumps(finished_student_notebook()))
+    port, token = free_port(), "hw-browser-test"
+    env = {**os.environ, "HW_PROFILE": "tiny", "OMNIGLOT_ROOT": str(synthetic_root),
+           "HWLIB_CACHE_DIR": str(tmp_path / "cache"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "OMP_NUM_THREADS": "1",
+           "JUPYTERLAB_SETTINGS_DIR": str(lab_settings(tmp_path / "settings"))}
+    log = open(tmp_path / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
+         "--LabApp.news_url=", "--ServerApp.allow_root=True"],
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"JupyterLab exited: {(tmp_path / 'jupyterlab.log').read_text()}")
+                time.sleep(0.5)
+        yield f"{base}/lab/tree/metalearning.ipynb?token={token}", work
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+        log.close()
+
+
+def shot(target, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    target.screenshot(path=str(path))
+    return path
+
+
+def drag_slider(page, slider, fraction: float) -> None:
+    """Drag the slider's handle with the mouse to ``fraction`` of its track."""
+    track = slider.locator(".noUi-target").bounding_box()
+    handle = slider.locator(".noUi-handle").bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(track["x"] + fraction * track["width"], handle["y"] + handle["height"] / 2,
+                    steps=12)
+    page.mouse.up()
+
+
+def text_changes(locator, old: str, timeout_s: float = 30) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = locator.inner_text()
+        if now != old:
+            return now
+        time.sleep(0.2)
+    raise AssertionError(f"still {old!r} after {timeout_s} s")
+
+
+def wait_text(locator, part: str, timeout_s: float = 30) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = locator.inner_text()
+        if part in now:
+            return now
+        time.sleep(0.2)
+    raise AssertionError(f"{part!r} never shown; last: {locator.inner_text()!r}")
+
+
+def test_widgets_in_jupyterlab(jupyterlab):
+    url, work = jupyterlab
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(url)
+            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
+                                   timeout=120_000)
+            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+            # record every text the live training view's status shows, from the page itself
+            page.evaluate("""() => { window.hwLive = [];
+                new MutationObserver(() => { const el = document.querySelector(
+                    '.hw-live-training .widget-html-content');
+                  const t = el && el.textContent;
+                  if (t && window.hwLive[window.hwLive.length - 1] !== t) window.hwLive.push(t);
+                }).observe(document.body, {childList: true, subtree: true, characterData: true});
+                }""")
+            # Run → Run All Cells, as a student would
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            live = page.locator(".hw-live-training").first
+            live.wait_for(timeout=240_000)
+            page.wait_for_function("() => document.querySelector('.hw-live-training"
+                                   " .progress-bar').style.width === '100%'", timeout=120_000)
+            live.scroll_into_view_if_needed()
+            shot(live, "05-live-training.png")
+
+            # it changed in place while MAML trained: waiting → step 1 → … → with validation
+            texts = page.evaluate("() => window.hwLive")
+            assert texts[0] == "waiting for the first meta-step" and len(texts) >= 3, texts
+            assert any("val acc" in t for t in texts), texts
+            # wait for the whole notebook: the last cell has an execution count
+            page.wait_for_function(
+                "() => { const cells = window.jupyterapp.shell.currentWidget.content.widgets;"
+                " const last = cells[cells.length - 1];"
+                " return last.model.executionCount !== null && !cells.some(c => c.model.type === 'code'"
+                " && c.model.executionCount === null && c.model.sharedModel.source.trim() !== ''); }",
+                timeout=600_000)
+            failed = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+                                  " >> text=Traceback")
+            assert failed.count() == 0, failed.first.inner_text()
+
+            # the episode browser: slider, button
+            browser_box = page.locator(".hw-episode-browser").first
+            browser_box.scroll_into_view_if_needed()
+            caption = browser_box.locator(".widget-html-content").first
+            image = browser_box.locator("img").first
+            first = caption.inner_text()
+            assert "episode 1: 5-way 1-shot" in first, first
+            shot(browser_box, "01-episode-browser.png")
+            src = image.get_attribute("src")
+            drag_slider(page, browser_box.locator(".widget-slider").first, 0.02)  # N → its minimum, 2
+            new = text_changes(caption, first)
+            assert "2-way 1-shot" in new and "2 support" in new, new
+            page.wait_for_function("([img, old]) => img.src !== old",
+                                   arg=[image.element_handle(), src])
+            shot(browser_box, "02-episode-browser-n2.png")
+            src = image.get_attribute("src")
+            browser_box.get_by_role("button", name="new episode").click()
+            assert "episode 3" in text_changes(caption, new)
+            page.wait_for_function("([img, old]) => img.src !== old",
+                                   arg=[image.element_handle(), src])
+            shot(browser_box, "03-episode-browser-new-episode.png")
+
+            # the sine explorer: inner steps 0 → 10, MAML → pretrained
+            sine = page.locator(".hw-sine-explorer").first
+            sine.scroll_into_view_if_needed()
+            caption = sine.locator(".widget-html-content").first
+            before = caption.inner_text()
+            assert "MAML initialisation after 0 inner steps" in before, before
+            shot(sine, "04-sine-explorer-maml-0-steps.png")
+            drag_slider(page, sine.locator(".widget-slider").first, 1.0)
+            after = wait_text(caption, "after 10 inner steps")  # continuous: 1, 2, … 10
+            sine.get_by_role("button", name="pretrained").click()
+            assert "pretrained initialisation after 10" in text_changes(caption, after)
+            shot(sine, "06-sine-explorer-pretrained-10-steps.png")
+            page.screenshot(path=str(ARTIFACTS / "07-notebook.png"))
+            assert not errors, errors
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+            raise
+        browser.close()
+    figures = sorted(p.name for p in (work / "figures").glob("*.png"))
+    assert figures == ["accuracy_vs_inner_steps.png", "accuracy_vs_tasks.png",
+                       "accuracy_vs_time.png", "sine_adaptation.png"], figures
