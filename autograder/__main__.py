@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-timeout", type=int, help="seconds per submission")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (one GPU each)")
     p.add_argument("--shard", default="1/1", help="grade only slice i/n of the sorted students")
+    p.add_argument("--regrade", nargs="+", default=[], metavar="STUDENT",
+                   help="grade these students again even if already graded (others are kept)")
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("merge", help="combine the --out folders of shards into one gradebook + CSV")
@@ -131,7 +133,7 @@ def _grade(args: argparse.Namespace) -> int:
     from .batch import parse_shard
 
     rows = grade(args.submissions, args.out, profile, args.cell_timeout, args.notebook_timeout,
-                 jobs=args.jobs, shard=parse_shard(args.shard))
+                 jobs=args.jobs, shard=parse_shard(args.shard), regrade=args.regrade)
     print(f"{len(rows)} submissions graded with the '{profile}' profile: {args.out / 'grades.csv'}")
     return 0
 

@@ -25,7 +25,9 @@ import tempfile
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
+
+from hwlib.progress import progress_bar
 
 from .course import ASSIGNMENT, make_workspace
 from .grade import PROFILE_LIMITS, Row, find_submissions, grade_one
@@ -113,17 +115,23 @@ def _warm_data_cache() -> None:
 def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
                 shard: tuple[int, int] = (1, 1), cell_timeout: Optional[int] = None,
                 notebook_timeout: Optional[int] = None,
-                log: Callable[[Row], None] = lambda r: None) -> list[str]:
-    """Grade this shard's students not graded yet into ``out/results``; return the shard's ids."""
+                log: Callable[[Row], None] = lambda r: None, progress: bool = False,
+                regrade: Sequence[str] = ()) -> list[str]:
+    """Grade this shard's students not graded yet (and those in ``regrade``) into
+    ``out/results``; return the shard's ids (``progress``: a bar on stderr)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
     cell_limit, nb_limit = PROFILE_LIMITS[profile]
     found = find_submissions(submissions)
+    unknown = sorted(set(regrade) - set(found))
+    if unknown:
+        raise ValueError(f"--regrade {' '.join(unknown)}: no such submission in {submissions} "
+                         f"(students are the folder names, e.g. {', '.join(list(found)[:3])})")
     mine = shard_of(list(found), shard)
     digests = {s: notebook_digest(found[s]) for s in mine}
     todo: queue.Queue = queue.Queue()
     for s in mine:
-        old = load_result(out, s)
+        old = None if s in regrade else load_result(out, s)
         if not (old and old.get("notebook_sha256") == digests[s] and old.get("profile") == profile):
             todo.put(s)
     errors: list[BaseException] = []
@@ -132,6 +140,8 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
     n = str(max(1, (os.cpu_count() or 1) // jobs))
     thread_env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
     _warm_data_cache()
+    bar = progress_bar(total=todo.qsize(), desc="Grading", unit="notebook", disable=not progress)
+    done = threading.Lock()
 
     def worker(k: int, root: Path) -> None:
         try:
@@ -146,7 +156,9 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
                                            "HW_SANDBOX_PRIVATE": private})
                 _copy_outputs(root, out, s)
                 save_result(out, row, digests[s], profile)
-                log(row)
+                with done:
+                    log(row)
+                    bar.update(1)
         except BaseException as e:  # noqa: BLE001 - reported after the other workers finish
             errors.append(e)
 
@@ -157,6 +169,7 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
             t.start()
         for t in threads:
             t.join()
+    bar.close()
     if errors:
         raise errors[0]
     return mine

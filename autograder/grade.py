@@ -16,9 +16,13 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
+
+from tqdm.auto import tqdm
 
 from .course import ASSIGNMENT, NOTEBOOK, SANDBOX_MEMORY_MB, grading_env, nbgrader, submit
 from .sanitize import SubmissionError, load_submission, rebuild
@@ -160,19 +164,20 @@ def write_reports(root: Path, rows: list[Row]) -> None:
 
 def grade(submissions: Path, out: Path, profile: str, cell_timeout: int | None = None,
           notebook_timeout: int | None = None, progress: bool = True, jobs: int = 1,
-          shard: tuple[int, int] = (1, 1)) -> list[Row]:
+          shard: tuple[int, int] = (1, 1), regrade: Sequence[str] = ()) -> list[Row]:
     """Grade the submissions of ``shard`` with ``jobs`` workers into the course directory
-    ``out`` (results, feedback, gradebook, CSVs); students already graded are skipped."""
+    ``out`` (results, feedback, gradebook, CSVs); students already graded are skipped, except
+    those named in ``regrade``."""
     from .batch import grade_batch, results_for
     from .gradebook import write_gradebook
 
     def log(r: Row) -> None:
-        if progress:
-            print(f"{r.student:<30} {r.score:6.1f} / {r.max_score:<6.1f} {r.seconds:7.1f} s  "
-                  f"{r.status}", flush=True)
+        if progress:  # above the progress bar
+            tqdm.write(f"{r.student:<30} {r.score:6.1f} / {r.max_score:<6.1f} {r.seconds:7.1f} s  "
+                       f"{r.status}", file=sys.stdout)
 
     students = grade_batch(submissions, out, profile, jobs, shard, cell_timeout,
-                           notebook_timeout, log)
+                           notebook_timeout, log, progress, regrade)
     rows = results_for(out, students)
     write_gradebook(out, rows)
     return rows

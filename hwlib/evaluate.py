@@ -16,6 +16,7 @@ from torch import nn
 
 from .learner import AdaptFn, Params
 from .models import forward
+from .errors import out_of_memory_hint
 from .progress import progress_bar
 from .tasks import FixedTaskSet, TaskBatch
 
@@ -80,7 +81,8 @@ def evaluate_steps(model: nn.Module, phi: Params, adapt: AdaptFn,
     total = len(tasks) if isinstance(tasks, FixedTaskSet) else None
     phi = _fresh(phi)
     accs: dict[int, list[torch.Tensor]] = {k: [] for k in order}
-    with progress_bar(total=total, desc="Evaluating", disable=not progress) as bar:
+    with progress_bar(total=total, desc="Evaluating", disable=not progress) as bar, \
+            out_of_memory_hint(f"evaluation batch of {batch_size} tasks", "batch_size=..."):
         for batch in batches:
             for task in batch:
                 theta, done = phi, 0

@@ -48,9 +48,17 @@ class Conv4(nn.Module):
                                   *[conv_block(hidden, hidden) for _ in range(3)],
                                   nn.Flatten())
         side = image_size // 16
+        self.image_size = image_size
         self.head = nn.Linear(hidden * side * side, n_way)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, side = self.body[0][0].in_channels, self.image_size
+        if x.dim() != 4 or tuple(x.shape[1:]) != (c, side, side):
+            hint = (" — that is a whole meta-batch: pass one task's images, e.g. batch[i].x_support"
+                    if x.dim() == 5 else " — add the channel dimension: x.unsqueeze(1)"
+                    if x.dim() == 3 else "")
+            raise ValueError(f"Conv4 expects images [n, {c}, {side}, {side}], got "
+                             f"{list(x.shape)}{hint}")
         return self.head(self.body(x))
 
 
@@ -64,6 +72,9 @@ class MLP(nn.Module):
         self.head = nn.Linear(hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != 1:
+            hint = " — one task at a time: batch[i].x_support" if x.dim() == 3 else ""
+            raise ValueError(f"MLP expects inputs [n, 1], got {list(x.shape)}{hint}")
         return self.head(self.body(x))
 
 
@@ -81,8 +92,10 @@ def init_params(model: nn.Module, seed: int | None = None) -> Params:
 def forward(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Run ``model`` with the parameters ``params`` (a dict name → tensor) on ``x``."""
     if not isinstance(params, Mapping):
+        hint = (": rebuild the dict, e.g. dict(zip(phi.keys(), new_values))"
+                if isinstance(params, (list, tuple)) or hasattr(params, "__next__") else "")
         raise TypeError(f"params must be a dict name -> tensor (as from init_params), got "
-                        f"{type(params).__name__}")
+                        f"{type(params).__name__}{hint}")
     missing = [k for k, _ in model.named_parameters() if k not in params]
     if missing:
         raise KeyError(f"params is missing {missing[:3]}{'...' if len(missing) > 3 else ''}; "
@@ -107,4 +120,11 @@ def task_loss(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Ten
     """l(θ) on one set: cross-entropy for class labels (long ``y``), mean squared error for
     regression (float ``y``)."""
     out = forward(model, params, x)
+    if len(y) != len(out):
+        raise ValueError(f"{len(x)} inputs {list(x.shape)} but labels/targets {list(y.shape)}: "
+                         "score a set with its own labels (x_support with y_support, x_query "
+                         "with y_query)")
+    if y.dtype != torch.long and y.shape != out.shape:
+        raise ValueError(f"targets {list(y.shape)} must have the predictions' shape "
+                         f"{list(out.shape)} (MSE would broadcast them to a wrong loss)")
     return F.cross_entropy(out, y) if y.dtype == torch.long else F.mse_loss(out, y)

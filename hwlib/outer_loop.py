@@ -25,6 +25,7 @@ import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .evaluate import evaluate
+from .errors import out_of_memory_hint
 from .history import History
 from .learner import MetaLearner, Params, outer_gradient
 from .progress import progress_bar
@@ -120,7 +121,9 @@ def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBa
         while step < max_steps and elapsed < budget:
             t0 = time.perf_counter()
             batch = sample(config.meta_batch_size)
-            grads, loss, acc = outer_gradient(learner, phi, batch)
+            with out_of_memory_hint(f"meta-batch of {config.meta_batch_size} tasks",
+                                    "TrainConfig(meta_batch_size=...)"):
+                grads, loss, acc = outer_gradient(learner, phi, batch)
             for k, p in phi.items():
                 p.grad = grads.get(k)
             optimizer.step()
