@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -83,16 +84,19 @@ def test_student_guide_lists_every_graded_test_with_its_points():
 
 
 def run(command: str, cwd: Path) -> subprocess.CompletedProcess:
-    argv = [sys.executable, *shlex.split(command)[1:], "--profile", "tiny"]
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=900,
-                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    """``command`` as written, in ``cwd`` (``grade`` with the tiny profile)."""
+    argv = [sys.executable, *shlex.split(command)[1:]]
+    argv += ["--profile", "tiny"] if argv[3] == "grade" else []
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # OMNIGLOT_ROOT: absolute (grading_data)
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
     assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     return proc
 
 
-def test_ta_guide_commands_as_written(tmp_path, grading_data):
+def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch):
     """A class of two (alice: the solution, bob: the blank release), graded on two runners,
     merged, resumed, and alice regraded — the TA guide's commands in its order."""
+    monkeypatch.setenv("OMNIGLOT_ROOT", str(grading_data.resolve()))  # the TA's data folder
     solution = REPO / "solutions/metalearning/metalearning.ipynb"
     blank = REPO / "notebooks/metalearning/metalearning.ipynb"
     for student, notebook in (("alice", solution), ("bob", blank)):
@@ -101,12 +105,7 @@ def test_ta_guide_commands_as_written(tmp_path, grading_data):
     commands = [c for c, g in guide_commands().items() if g == "ta.md"]
     merge_order = [c for c in commands if "--shard" in c or "merge" in c]
     for command in merge_order:
-        if command.startswith("python -m autograder merge"):
-            subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=tmp_path, check=True,
-                           capture_output=True, env={**__import__("os").environ,
-                                                     "PYTHONPATH": str(REPO)})
-        else:
-            run(command, tmp_path)
+        run(command, tmp_path)
     rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "grading" / "grades.csv"))}
     assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) == 33
     assert float(rows["bob"]["score"]) == 0

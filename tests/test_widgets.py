@@ -25,6 +25,7 @@ def find(box, kind, description=None):
 
 
 def test_episode_browser_redraws_for_every_control(synthetic_splits):
+    open_before = set(plt.get_fignums())
     box = episode_browser(synthetic_splits, q_query=2)
     image, caption = find(box, widgets.Image), find(box, widgets.HTML)
     assert image.value[:4] == b"\x89PNG" and "5-way 1-shot from meta-train" in caption.value
@@ -38,7 +39,7 @@ def test_episode_browser_redraws_for_every_control(synthetic_splits):
     find(box, widgets.Dropdown).value = "meta-test"
     find(box, widgets.Checkbox).value = False
     assert "from meta-test (rotations off)" in caption.value and image.value not in seen
-    assert not plt.get_fignums()  # every figure closed after rendering
+    assert set(plt.get_fignums()) == open_before  # every figure closed after rendering
 
 
 def test_sine_explorer_uses_the_given_inner_step():
@@ -78,6 +79,7 @@ def test_live_view_follows_meta_train(synthetic_splits):
     def meta_loss(p, batch):
         return torch.stack([task_loss(model, p, t.x_query, t.y_query) for t in batch]).mean()
 
+    open_before = set(plt.get_fignums())
     view = LiveTrainingView("pretrain", steps=6, every_s=0.0)
     updates = []
     result = meta_train(MetaLearner(model, lambda p, x, y, k: p, meta_loss=meta_loss, name="p"),
@@ -87,7 +89,7 @@ def test_live_view_follows_meta_train(synthetic_splits):
     assert updates and view.image.value[:4] == b"\x89PNG"
     assert "step 6" in view.status.value and math.isclose(view.bar.value, 1.0)
     view.finish(result.history)
-    assert view.bar.bar_style == "success" and not plt.get_fignums()
+    assert view.bar.bar_style == "success" and set(plt.get_fignums()) == open_before
     assert "application/vnd.jupyter.widget-view+json" in view._repr_mimebundle_()
 
 
