@@ -45,8 +45,11 @@ def plot_episode_grid(task: TaskBatch, title: str = "An N-way K-shot episode") -
     xs, xq = task.x_support.detach().cpu(), task.x_query.detach().cpu()
     n = int(task.y_support.max()) + 1
     k, q = len(xs) // n, len(xq) // n
-    fig, axes = plt.subplots(n, k + q, figsize=(0.75 * (k + q) + 0.6, 0.75 * n + 0.7),
-                             squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.05})
+    width, height = 0.75 * (k + q) + 0.6, 0.75 * n + 0.7  # inches: 0.75 per image
+    fig, axes = plt.subplots(n, k + q, figsize=(width, height), squeeze=False,
+                             gridspec_kw={"wspace": 0.05, "hspace": 0.05})
+    fig.subplots_adjust(left=0.5 / width, right=1 - 0.1 / width, top=1 - 0.55 / height,
+                        bottom=0.15 / height)
     for i in range(n):
         for j in range(k + q):
             ax, (x, col) = axes[i, j], ((xs, j) if j < k else (xq, j - k))
@@ -57,7 +60,7 @@ def plot_episode_grid(task: TaskBatch, title: str = "An N-way K-shot episode") -
             if i == 0:
                 ax.set_title("support" if j == 0 else "query" if j == k else "", fontsize=8,
                              loc="left")
-    fig.suptitle(title, fontsize=10, y=1.0 + 0.3 / (0.75 * n + 0.7))
+    fig.suptitle(title, fontsize=10, y=1 - 0.12 / height)
     return fig
 
 
