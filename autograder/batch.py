@@ -29,9 +29,10 @@ from typing import Callable, Optional, Sequence
 
 from hwlib.progress import progress_bar
 
-from .course import ASSIGNMENT, make_workspace
+from .course import ASSIGNMENT, ensure_template, make_workspace
 from .grade import PROFILE_LIMITS, Row, find_submissions, grade_one
 
+TEMPLATE = ".nbgrader-template"  # the generated assignment, made once per source
 RESULTS = "results"
 
 
@@ -140,12 +141,13 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
     n = str(max(1, (os.cpu_count() or 1) // jobs))
     thread_env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
     _warm_data_cache()
+    template = ensure_template(out / TEMPLATE) if not todo.empty() else None
     bar = progress_bar(total=todo.qsize(), desc="Grading", unit="notebook", disable=not progress)
     done = threading.Lock()
 
     def worker(k: int, root: Path) -> None:
         try:
-            make_workspace(root, cell_timeout or cell_limit)
+            make_workspace(root, cell_timeout or cell_limit, template)
             while True:
                 try:
                     s = todo.get_nowait()

@@ -101,8 +101,10 @@ def _stamp_source(released: Path) -> None:
     released.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
-def make_workspace(root: Path, cell_timeout: int) -> Path:
-    """A grading course directory at ``root`` with the assignment generated into its gradebook."""
+def make_workspace(root: Path, cell_timeout: int, template: Path | None = None) -> Path:
+    """A grading course directory at ``root`` with the assignment generated into its gradebook
+    (copied from ``template``, made by :func:`ensure_template`, when given: nbgrader's
+    ``generate_assignment`` takes ~10 s)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "nbgrader_config.py").write_text(
         f"c = get_config()\nload_subconfig({str(CONFIG)!r})\n"
@@ -112,8 +114,36 @@ def make_workspace(root: Path, cell_timeout: int) -> Path:
         f"c.CourseDirectory.db_url = 'sqlite:///{root.resolve()}/gradebook.db'\n"
         f"c.Execute.timeout = {int(cell_timeout)}\n"
         f"c.Execute.extra_arguments = {['--HistoryManager.hist_file=:memory:', '--IPKernelApp.exec_lines=' + EXEC_LINE]!r}\n")
-    nbgrader(["generate_assignment", ASSIGNMENT, "--force", "--create"], cwd=root)
+    if template is not None:
+        shutil.copytree(template / "release", root / "release", dirs_exist_ok=True)
+        shutil.copy2(template / "gradebook.db", root / "gradebook.db")
+    else:
+        nbgrader(["generate_assignment", ASSIGNMENT, "--force", "--create"], cwd=root)
     return root
+
+
+def ensure_template(folder: Path) -> Path:
+    """The generated assignment (``release/`` + ``gradebook.db``) for the current source,
+    made once under ``folder`` (keyed by the SHA-256 of the source notebook and the course
+    configuration) and copied into each workspace by :func:`make_workspace`.  Keep ``folder``
+    in a private place: the gradebook holds the hidden tests."""
+    import hashlib
+
+    import nbgrader as nbgrader_package
+
+    digest = hashlib.sha256()
+    for part in (REPO / "solutions" / ASSIGNMENT / NOTEBOOK, CONFIG):
+        digest.update(part.read_bytes())
+    digest.update(nbgrader_package.__version__.encode())
+    made = folder / digest.hexdigest()[:16]
+    if not (made / "gradebook.db").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            work = make_workspace(Path(tmp) / "w", 60)
+            shutil.move(str(work), str(Path(tmp) / "done"))
+            with contextlib.suppress(OSError):  # another process made it meanwhile
+                os.replace(Path(tmp) / "done", made)
+    return made
 
 
 def submit(root: Path, student: str, notebook: dict) -> Path:

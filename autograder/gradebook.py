@@ -13,8 +13,8 @@ import json
 import shutil
 from pathlib import Path
 
-from .batch import RESULTS, load_result, row_of
-from .course import ASSIGNMENT, NOTEBOOK, make_workspace
+from .batch import RESULTS, TEMPLATE, load_result, row_of
+from .course import ASSIGNMENT, NOTEBOOK, ensure_template, make_workspace
 from .grade import PROFILE_LIMITS, Row, write_reports
 
 
@@ -23,7 +23,7 @@ def write_gradebook(out: Path, rows: list[Row]) -> None:
     from nbgrader.api import Gradebook
 
     if not (out / "gradebook.db").exists():
-        make_workspace(out, PROFILE_LIMITS["cpu"][0])
+        make_workspace(out, PROFILE_LIMITS["cpu"][0], ensure_template(out / TEMPLATE))
     notebook = Path(NOTEBOOK).stem
     with Gradebook(f"sqlite:///{out.resolve()}/gradebook.db") as gb:
         for row in rows:
