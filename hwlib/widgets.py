@@ -110,7 +110,8 @@ def sine_explorer(model: torch.nn.Module, inits: Mapping[str, Params],
         mse = float(((y - truth) ** 2).mean())
         caption.value = (f"<b>{init.value}</b> initialisation after <b>{steps.value}</b> inner "
                          f"step{'s' * (steps.value != 1)}: MSE to the true curve {mse:.3f}")
-        fig = plot_sine_fits(xs[:, 0], {f"after {steps.value} steps": y}, truth, support,
+        label = f"after {steps.value} step{'s' * (steps.value != 1)}"
+        fig = plot_sine_fits(xs[:, 0], {label: y}, truth, support,
                              f"{init.value} initialisation, fine-tuned on K = {len(support[0])}")
         fig.axes[0].set_ylim(float(truth.min()) - 2, float(truth.max()) + 2)
         show(image, fig)
