@@ -8,6 +8,8 @@ from pathlib import Path
 
 from hwlib.errors import DataNotFoundError, HwlibError
 
+from .profiles import PROFILES
+
 
 def build_parser() -> argparse.ArgumentParser:
     from . import train
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_release)
 
     p = sub.add_parser("validate", help="prove the tests: solution full marks, blank release zero")
-    p.add_argument("--profile", default="tiny", choices=["tiny", "cpu", "gpu"])
+    p.add_argument("--profile", default="tiny", choices=list(PROFILES))
     p.add_argument("--mutants", action="store_true", help="also grade every known student bug")
     p.add_argument("--out", type=Path, help="keep the grading course directory here")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once")
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("grade", help="autograde a folder of submissions -> grades.csv + feedback")
     p.add_argument("submissions", type=Path, help="one folder (or .ipynb) per student")
-    p.add_argument("--profile", choices=["tiny", "cpu", "gpu"],
+    p.add_argument("--profile", choices=list(PROFILES),
                    help="grading budget (default: gpu when CUDA is available, else cpu)")
     p.add_argument("--out", type=Path, default=Path("grading"), help="course directory for results")
     p.add_argument("--cell-timeout", type=int, help="seconds per cell")
@@ -50,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", default="1/1", help="grade only slice i/n of the sorted students")
     p.add_argument("--regrade", nargs="+", default=[], metavar="STUDENT",
                    help="grade these students again even if already graded (others are kept)")
+    p.add_argument("--no-isolation", action="store_true",
+                   help="run student code without the sandbox: TRUSTED notebooks only "
+                        "(recorded in the gradebook and the CSV)")
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("merge", help="combine the --out folders of shards into one gradebook + CSV")
@@ -71,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("calibrate", help="check a grading profile's tiers on the reference (JSON)")
-    p.add_argument("--profile", default="cpu", choices=["tiny", "cpu", "gpu"])
+    p.add_argument("--profile", default="cpu", choices=list(PROFILES))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--margin", type=float, default=0.01)
     p.add_argument("--curve", type=int, nargs="*", default=[],
@@ -133,7 +138,8 @@ def _grade(args: argparse.Namespace) -> int:
     from .batch import parse_shard
 
     rows = grade(args.submissions, args.out, profile, args.cell_timeout, args.notebook_timeout,
-                 jobs=args.jobs, shard=parse_shard(args.shard), regrade=args.regrade)
+                 jobs=args.jobs, shard=parse_shard(args.shard), regrade=args.regrade,
+                 isolated=not args.no_isolation)
     print(f"{len(rows)} submissions graded with the '{profile}' profile: {args.out / 'grades.csv'}")
     return 0
 
@@ -147,10 +153,12 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .grade import IsolationUnavailable
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (HwlibError, ValueError) as e:
+    except (HwlibError, ValueError, IsolationUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         if isinstance(e, DataNotFoundError):
             print("On the command line: --omniglot-root PATH, or --download.", file=sys.stderr)

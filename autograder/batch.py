@@ -11,29 +11,34 @@ SHA-256 and the profile).  Everything else is derived from those files:
   slice, so n runners (a GitHub Actions matrix, a Slurm job array) split a class without a
   scheduler, and :func:`merge` combines their ``<out>`` folders;
 * a student whose result file exists for the same notebook bytes and profile is not graded
-  again: re-running a crashed batch resumes, re-running a finished one changes nothing.
+  again: re-running a crashed batch resumes, re-running a finished one changes nothing;
+* each grading draws a fresh seed for the judge's inputs (recorded in the result; a
+  ``--regrade`` reuses it, so a regrade is reproducible);
+* whatever happens to one submission becomes that student's row: the batch never stops.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import queue
+import secrets
 import shutil
 import tempfile
 import threading
-from dataclasses import asdict
+import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from hwlib.progress import progress_bar
 
-from .course import ASSIGNMENT, ensure_template, make_workspace
-from .grade import PROFILE_LIMITS, Row, find_submissions, grade_one
+from .course import ensure_template, make_workspace
+from .gradebook import TEMPLATE
+from .judge.submission import grade_one
+from .profiles import PROFILES, Profile
+from .results import (RESULTS, Row, find_submissions, load_result, notebook_digest, row_of,
+                      save_result)
 
-TEMPLATE = ".nbgrader-template"  # the generated assignment, made once per source
-RESULTS = "results"
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -53,43 +58,26 @@ def shard_of(students: list[str], shard: tuple[int, int]) -> list[str]:
     return sorted(students)[i - 1::n]
 
 
-def notebook_digest(notebook: Optional[Path]) -> str:
-    return hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook else "missing"
-
-
-def load_result(out: Path, student: str) -> Optional[dict]:
-    try:
-        return json.loads((out / RESULTS / f"{student}.json").read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def save_result(out: Path, row: Row, digest: str, profile: str) -> None:
-    """Atomic write: a crash leaves either the old file or the new one, never half of one."""
-    folder = out / RESULTS
-    folder.mkdir(parents=True, exist_ok=True)
-    data = {**asdict(row), "notebook_sha256": digest, "profile": profile}
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, folder / f"{row.student}.json")
-
-
-def row_of(result: dict) -> Row:
-    fields = {k: result[k] for k in ("student", "score", "max_score", "status", "seconds")}
-    tests = {k: tuple(v) for k, v in result.get("tests", {}).items()}
-    return Row(**fields, tests=tests, messages=dict(result.get("messages", {})),
-               notes=list(result.get("notes", [])))
+def copy_regular_files(src: Path, dst: Path) -> None:
+    """Copy the regular files below ``src`` (no links, FIFOs, sockets or devices)."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    for folder, dirs, files in os.walk(src, followlinks=False):
+        here = Path(folder)
+        for name in files:
+            path = here / name
+            if path.is_file() and not path.is_symlink():
+                target = dst / path.relative_to(src)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target, follow_symlinks=False)
 
 
 def _copy_outputs(workspace: Path, out: Path, student: str) -> None:
     """This student's autograded notebook and feedback, from a worker's workspace to ``out``."""
     for kind in ("autograded", "feedback"):
-        src, dst = workspace / kind / student, out / kind / student
-        if dst.exists():
-            shutil.rmtree(dst)
-        if src.exists():
-            shutil.copytree(src, dst)
+        src = workspace / kind / student
+        if src.is_dir() and not src.is_symlink():
+            copy_regular_files(src, out / kind / student)
 
 
 def _gpu_env(worker: int) -> dict:
@@ -103,7 +91,7 @@ def _gpu_env(worker: int) -> dict:
 
 
 def _warm_data_cache() -> None:
-    """Preprocess Omniglot once, here: grading kernels may read the cache but not write it."""
+    """Preprocess Omniglot once, here: workers may read the cache but not write it."""
     from hwlib.errors import DataNotFoundError
     from hwlib.splits import omniglot_splits
 
@@ -113,16 +101,26 @@ def _warm_data_cache() -> None:
         pass  # the notebooks will say so in their own cells
 
 
+def _safe_grade_one(root: Path, student: str, notebook, profile: Profile, seed: int,
+                    isolated: bool, env: dict) -> Row:
+    """:func:`grade_one`, with any failure of the grader itself turned into the row."""
+    try:
+        return grade_one(root, student, notebook, profile, seed, isolated, env)
+    except Exception as e:  # noqa: BLE001 - one submission never stops the batch
+        last = traceback.format_exception_only(type(e), e)[-1].strip()
+        return Row(student, status=f"not graded: the grader failed on it ({last[:300]})",
+                   seed=seed, isolation="bubblewrap" if isolated else "none")
+
+
 def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
-                shard: tuple[int, int] = (1, 1), cell_timeout: Optional[int] = None,
-                notebook_timeout: Optional[int] = None,
-                log: Callable[[Row], None] = lambda r: None, progress: bool = False,
-                regrade: Sequence[str] = ()) -> list[str]:
+                shard: tuple[int, int] = (1, 1), log: Callable[[Row], None] = lambda r: None,
+                progress: bool = False, regrade: Sequence[str] = (), isolated: bool = True,
+                cell_timeout: Optional[int] = None, notebook_timeout: Optional[int] = None
+                ) -> list[str]:
     """Grade this shard's students not graded yet (and those in ``regrade``) into
     ``out/results``; return the shard's ids (``progress``: a bar on stderr)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
-    cell_limit, nb_limit = PROFILE_LIMITS[profile]
     found = find_submissions(submissions)
     unknown = sorted(set(regrade) - set(found))
     if unknown:
@@ -131,31 +129,33 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
     mine = shard_of(list(found), shard)
     digests = {s: notebook_digest(found[s]) for s in mine}
     todo: queue.Queue = queue.Queue()
+    seeds = {}
     for s in mine:
-        old = None if s in regrade else load_result(out, s)
-        if not (old and old.get("notebook_sha256") == digests[s] and old.get("profile") == profile):
+        old = load_result(out, s)
+        seeds[s] = int(old["seed"]) if s in regrade and old and "seed" in old \
+            else secrets.randbits(31)
+        if s in regrade or not (old and old.get("notebook_sha256") == digests[s]
+                                and old.get("profile") == profile):
             todo.put(s)
-    errors: list[BaseException] = []
-    private = os.pathsep.join(str(p.resolve()) for p in (out, submissions))
-    # jobs share the cores: oversubscribed OpenMP threads slow every job down many times
     n = str(max(1, (os.cpu_count() or 1) // jobs))
     thread_env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
     _warm_data_cache()
     template = ensure_template(out / TEMPLATE) if not todo.empty() else None
     bar = progress_bar(total=todo.qsize(), desc="Grading", unit="notebook", disable=not progress)
-    done = threading.Lock()
+    done, errors = threading.Lock(), []
+    limits = replace(PROFILES[profile], cell_seconds=cell_timeout or PROFILES[profile].cell_seconds,
+                     notebook_seconds=notebook_timeout or PROFILES[profile].notebook_seconds)
 
     def worker(k: int, root: Path) -> None:
         try:
-            make_workspace(root, cell_timeout or cell_limit, template)
+            make_workspace(root, template)
             while True:
                 try:
                     s = todo.get_nowait()
                 except queue.Empty:
                     return
-                row = grade_one(root, s, found[s], profile, notebook_timeout or nb_limit,
-                                extra_env={**_gpu_env(k), **thread_env,
-                                           "HW_SANDBOX_PRIVATE": private})
+                row = _safe_grade_one(root, s, found[s], limits, seeds[s], isolated,
+                                      {**_gpu_env(k), **thread_env})
                 _copy_outputs(root, out, s)
                 save_result(out, row, digests[s], profile)
                 with done:
@@ -186,4 +186,4 @@ def results_for(out: Path, students: list[str]) -> list[Row]:
     return [row_of(load_result(out, s)) for s in students]
 
 
-__all__ = ["grade_batch", "parse_shard", "shard_of", "results_for", "save_result", "ASSIGNMENT"]
+__all__ = ["grade_batch", "parse_shard", "shard_of", "results_for", "copy_regular_files"]

@@ -14,13 +14,31 @@ import json
 import time
 from typing import Sequence
 
-from .checks.accuracy import PROFILES, train_and_evaluate
-from .reference import inner_update, maml_meta_loss
-from .reference.algorithms import pretrain_loss
+import torch
+
+from hwlib.device import default_device
+from hwlib.models import Conv4
+
+from .checks.accuracy import ALPHA, train_and_evaluate
+from .profiles import PROFILES
+from .reference.fast import meta_gradient, pretrain_loss
 
 
-def _pretrain_as_meta_loss(model, phi, batch, alpha, steps=1):
-    return pretrain_loss(model, phi, batch)
+def _reference(model):
+    """The reference MAML meta-gradient (fast path), as the judge gets one from a worker."""
+    def grad(phi, batch):
+        grads, loss, _ = meta_gradient(model, phi, batch, ALPHA, steps=1)
+        return grads, loss
+    return grad
+
+
+def _pretrain(model):
+    """The multi-task pretraining baseline: ∇φ of the loss of φ itself."""
+    def grad(phi, batch):
+        names = list(phi)
+        loss = pretrain_loss(model, phi, batch)
+        return dict(zip(names, torch.autograd.grad(loss, [phi[k] for k in names]))), loss.item()
+    return grad
 
 
 def calibrate(profile_name: str, seeds: Sequence[int], margin: float = 0.01,
@@ -28,10 +46,11 @@ def calibrate(profile_name: str, seeds: Sequence[int], margin: float = 0.01,
     profile = PROFILES[profile_name]
     budgets = sorted(set(curve) | {profile.steps})
     runs = []
-    for method, loss in (("maml", maml_meta_loss), ("pretrain", _pretrain_as_meta_loss)):
+    model = Conv4(5).to(default_device())
+    for method, make in (("maml", _reference), ("pretrain", _pretrain)):
         for seed in seeds:
             start = time.perf_counter()
-            res = train_and_evaluate(inner_update, loss, profile, seed=seed, curve=budgets)
+            res = train_and_evaluate(make(model), profile, seed=seed, curve=budgets)
             final = res[profile.steps]
             runs.append({"method": method, "seed": seed, "accuracy": round(final.mean, 4),
                          "ci95": round(final.ci95, 4),

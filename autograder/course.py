@@ -9,6 +9,7 @@ repository's ``solutions/`` — so TAs can also open it with nbgrader's formgrad
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -18,13 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .sandbox import EXEC_LINE
-
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "autograder" / "nbgrader_config.py"
 ASSIGNMENT = "metalearning"
-#: the grading kernel's limits (:mod:`autograder.sandbox`): memory per kernel in MB
-SANDBOX_MEMORY_MB = int(os.environ.get("HW_SANDBOX_MEMORY_MB", "8192"))
 NOTEBOOK = "metalearning.ipynb"
 
 
@@ -90,30 +87,33 @@ def release(out: Path | None = None) -> Path:
     return released
 
 
+def source_sha256(*extra: bytes) -> str:
+    """SHA-256 of the solutions notebook (and of ``extra``, e.g. a configuration)."""
+    digest = hashlib.sha256((REPO / "solutions" / ASSIGNMENT / NOTEBOOK).read_bytes())
+    for part in extra:
+        digest.update(part)
+    return digest.hexdigest()
+
+
 def _stamp_source(released: Path) -> None:
     """Record in the release which source it was generated from (SHA-256 of the solutions
     notebook), so a stale ``notebooks/`` shows in its diff even when only hidden tests changed."""
-    import hashlib
-
-    source = REPO / "solutions" / ASSIGNMENT / NOTEBOOK
     nb = json.loads(released.read_text())
-    nb["metadata"]["hw_release"] = {"source_sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
+    nb["metadata"]["hw_release"] = {"source_sha256": source_sha256()}
     released.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
-def make_workspace(root: Path, cell_timeout: int, template: Path | None = None) -> Path:
+def make_workspace(root: Path, template: Path | None = None) -> Path:
     """A grading course directory at ``root`` with the assignment generated into its gradebook
     (copied from ``template``, made by :func:`ensure_template`, when given: nbgrader's
-    ``generate_assignment`` takes ~10 s)."""
+    ``generate_assignment`` takes ~10 s).  Nothing in it is ever visible to a worker."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "nbgrader_config.py").write_text(
         f"c = get_config()\nload_subconfig({str(CONFIG)!r})\n"
         f"c.CourseDirectory.root = {str(root.resolve())!r}\n"
         f"c.CourseDirectory.source_directory = {str(REPO / 'solutions')!r}\n"
         f"c.CourseDirectory.release_directory = 'release'\n"
-        f"c.CourseDirectory.db_url = 'sqlite:///{root.resolve()}/gradebook.db'\n"
-        f"c.Execute.timeout = {int(cell_timeout)}\n"
-        f"c.Execute.extra_arguments = {['--HistoryManager.hist_file=:memory:', '--IPKernelApp.exec_lines=' + EXEC_LINE]!r}\n")
+        f"c.CourseDirectory.db_url = 'sqlite:///{root.resolve()}/gradebook.db'\n")
     if template is not None:
         shutil.copytree(template / "release", root / "release", dirs_exist_ok=True)
         shutil.copy2(template / "gradebook.db", root / "gradebook.db")
@@ -127,23 +127,37 @@ def ensure_template(folder: Path) -> Path:
     made once under ``folder`` (keyed by the SHA-256 of the source notebook and the course
     configuration) and copied into each workspace by :func:`make_workspace`.  Keep ``folder``
     in a private place: the gradebook holds the hidden tests."""
-    import hashlib
-
     import nbgrader as nbgrader_package
 
-    digest = hashlib.sha256()
-    for part in (REPO / "solutions" / ASSIGNMENT / NOTEBOOK, CONFIG):
-        digest.update(part.read_bytes())
-    digest.update(nbgrader_package.__version__.encode())
-    made = folder / digest.hexdigest()[:16]
+    made = folder / source_sha256(CONFIG.read_bytes(), nbgrader_package.__version__.encode())[:16]
+    if (made / "gradebook.db").exists() and not _template_intact(made):
+        shutil.rmtree(made)  # changed since it was made (e.g. a trigger planted): make it again
     if not (made / "gradebook.db").exists():
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            work = make_workspace(Path(tmp) / "w", 60)
-            shutil.move(str(work), str(Path(tmp) / "done"))
+            work = make_workspace(Path(tmp) / "w")
+            (work / TEMPLATE_HASH).write_text(_template_digest(work))
             with contextlib.suppress(OSError):  # another process made it meanwhile
-                os.replace(Path(tmp) / "done", made)
+                os.replace(work, made)
     return made
+
+
+TEMPLATE_HASH = "template.sha256"
+
+
+def _template_digest(made: Path) -> str:
+    """SHA-256 of the template's gradebook and release notebook."""
+    digest = hashlib.sha256()
+    for part in (made / "gradebook.db", made / "release" / ASSIGNMENT / NOTEBOOK):
+        digest.update(part.read_bytes())
+    return digest.hexdigest()
+
+
+def _template_intact(made: Path) -> bool:
+    try:
+        return (made / TEMPLATE_HASH).read_text().strip() == _template_digest(made)
+    except OSError:
+        return False
 
 
 def submit(root: Path, student: str, notebook: dict) -> Path:
@@ -156,17 +170,3 @@ def submit(root: Path, student: str, notebook: dict) -> Path:
     return dest
 
 
-def grading_env(profile: str) -> dict:
-    """The environment of a grading kernel: trusted code on the path, grading budgets.
-
-    Kernels run in nbgrader's own working directory, so data and cache locations given as
-    relative paths (``OMNIGLOT_ROOT=../shared/data/omniglot``) are made absolute here, relative
-    to where the grader was started.
-    """
-    env = dict(os.environ)
-    for name in ("OMNIGLOT_ROOT", "HWLIB_CACHE_DIR"):
-        if env.get(name):
-            env[name] = str(Path(env[name]).expanduser().resolve())
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env.update(HW_GRADING="1", HW_GRADING_PROFILE=profile, PYTHONUNBUFFERED="1")
-    return env

@@ -13,9 +13,11 @@ import json
 import shutil
 from pathlib import Path
 
-from .batch import RESULTS, TEMPLATE, load_result, row_of
 from .course import ASSIGNMENT, NOTEBOOK, ensure_template, make_workspace
-from .grade import PROFILE_LIMITS, Row, write_reports
+from .results import RESULTS, Row, load_result, row_of, write_reports
+
+TEMPLATE = ".nbgrader-template"  # the generated assignment, made once per source
+NO_ISOLATION = "graded with --no-isolation: student code ran without the sandbox"
 
 
 def write_gradebook(out: Path, rows: list[Row]) -> None:
@@ -23,7 +25,7 @@ def write_gradebook(out: Path, rows: list[Row]) -> None:
     from nbgrader.api import Gradebook
 
     if not (out / "gradebook.db").exists():
-        make_workspace(out, PROFILE_LIMITS["cpu"][0], ensure_template(out / TEMPLATE))
+        make_workspace(out, ensure_template(out / TEMPLATE))
     notebook = Path(NOTEBOOK).stem
     with Gradebook(f"sqlite:///{out.resolve()}/gradebook.db") as gb:
         for row in rows:
@@ -33,8 +35,11 @@ def write_gradebook(out: Path, rows: list[Row]) -> None:
             except Exception:  # noqa: BLE001 - MissingEntry: first time
                 pass
             gb.add_submission(ASSIGNMENT, row.student)
-            for grade in gb.find_submission_notebook(notebook, ASSIGNMENT, row.student).grades:
+            submitted = gb.find_submission_notebook(notebook, ASSIGNMENT, row.student)
+            for grade in submitted.grades:
                 grade.auto_score = row.tests.get(grade.name, (0.0, 0.0))[0]
+            if row.isolation == "none" and submitted.comments:  # the formgrader shows it
+                submitted.comments[0].auto_comment = NO_ISOLATION
             gb.db.commit()
     write_reports(out, rows)
 

@@ -23,26 +23,24 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(REPO, ".nbgrader", "grade
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Grading: each cell may run this long (seconds) before it is interrupted and marked failed;
-# the whole notebook's limit is enforced by the grade command (one process per submission).
-c.Execute.timeout = 900
-c.Execute.interrupt_on_timeout = True
-c.Execute.allow_errors = True
-
-# Untrusted output: nbgrader's LimitOutput limits lines, CapOutput the length of each output
-# (autograder/preprocessors.py).
+# Grading: nbgrader executes nothing.  Student code runs only in the judge's sandboxed
+# workers (autograder/judge, autograder/isolation); the judge writes the graded notebook with
+# its verdicts as the test cells' outputs, and `autograde` restores the test cells from the
+# gradebook (OverwriteCells), scores those outputs and records them (SaveAutoGrades).
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute,  # noqa: E402
-                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata,  # noqa: E402
+                                    DeduplicateIds, LimitOutput, OverwriteCells,
+                                    OverwriteKernelspec, SaveAutoGrades)
 
 import sys  # noqa: E402
 
 sys.path.insert(0, REPO)
 from autograder.preprocessors import CapOutput, HideHiddenTests  # noqa: E402
 
-c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor,
-                                       LimitOutput, CapOutput, SaveAutoGrades,
-                                       AssignLatePenalties, CheckCellMetadata]
+c.Autograde.sanitize_preprocessors = [DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+                                      CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [ClearMetadataPreprocessor, LimitOutput, CapOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # Feedback for students: no hidden test, no reference code, no traceback into the checks.
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402

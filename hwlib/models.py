@@ -48,17 +48,16 @@ class Conv4(nn.Module):
                                   *[conv_block(hidden, hidden) for _ in range(3)],
                                   nn.Flatten())
         side = image_size // 16
-        self.image_size = image_size
+        self.input_shape = (in_channels, image_size, image_size)
         self.head = nn.Linear(hidden * side * side, n_way)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c, side = self.body[0][0].in_channels, self.image_size
-        if x.dim() != 4 or tuple(x.shape[1:]) != (c, side, side):
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.input_shape:
             hint = (" — that is a whole meta-batch: pass one task's images, e.g. batch[i].x_support"
                     if x.dim() == 5 else " — add the channel dimension: x.unsqueeze(1)"
                     if x.dim() == 3 else "")
-            raise ValueError(f"Conv4 expects images [n, {c}, {side}, {side}], got "
-                             f"{list(x.shape)}{hint}")
+            raise ValueError(f"Conv4 expects images [n, {', '.join(map(str, self.input_shape))}], "
+                             f"got {list(x.shape)}{hint}")
         return self.head(self.body(x))
 
 

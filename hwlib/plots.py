@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -22,29 +23,14 @@ def save(fig: plt.Figure, name: str) -> Path:
     return path
 
 
-def show_episode(task: TaskBatch, title: str = "An N-way K-shot episode") -> plt.Figure:
-    """Support set (top) and query set (bottom) of one task, each image titled with its label."""
-    xs, ys, xq, yq = (t.detach().cpu() for t in (task.x_support, task.y_support, task.x_query,
-                                                  task.y_query))
-    cols = max(len(xs), min(len(xq), 10))
-    fig, axes = plt.subplots(2, cols, figsize=(1.1 * cols, 2.8), squeeze=False)
-    for row, (x, y, name) in enumerate(((xs, ys, "support"), (xq[:cols], yq[:cols], "query"))):
-        for j in range(cols):
-            ax = axes[row, j]
-            ax.axis("off")
-            if j < len(x):
-                ax.imshow(x[j, 0], cmap="gray_r")
-                ax.set_title(f"{name} y={int(y[j])}", fontsize=7)
-    fig.suptitle(title)
-    return fig
-
-
-def plot_episode_grid(task: TaskBatch, title: str = "An N-way K-shot episode") -> plt.Figure:
-    """Support set (left, N rows × K columns) and query set (right, N rows × Q columns) of one
-    task; row i holds the drawings of the class with label i."""
+def plot_episode_grid(task: TaskBatch, title: str = "An N-way K-shot episode",
+                      max_query: int = 5) -> plt.Figure:
+    """Support set (left, N rows × K columns) and query set (right, N rows × Q columns, at most
+    ``max_query`` shown) of one task; row i holds the drawings of the class with label i."""
     xs, xq = task.x_support.detach().cpu(), task.x_query.detach().cpu()
     n = int(task.y_support.max()) + 1
-    k, q = len(xs) // n, len(xq) // n
+    k, q_all = len(xs) // n, len(xq) // n
+    q = min(q_all, max_query)
     width, height = 0.75 * (k + q) + 0.6, 0.75 * n + 0.7  # inches: 0.75 per image
     fig, axes = plt.subplots(n, k + q, figsize=(width, height), squeeze=False,
                              gridspec_kw={"wspace": 0.05, "hspace": 0.05})
@@ -53,7 +39,7 @@ def plot_episode_grid(task: TaskBatch, title: str = "An N-way K-shot episode") -
     for i in range(n):
         for j in range(k + q):
             ax, (x, col) = axes[i, j], ((xs, j) if j < k else (xq, j - k))
-            ax.imshow(x[i * (k if j < k else q) + col, 0], cmap="gray_r", vmin=0, vmax=1)
+            ax.imshow(x[i * (k if j < k else q_all) + col, 0], cmap="gray_r", vmin=0, vmax=1)
             ax.set_xticks([]), ax.set_yticks([])
             if j == 0:
                 ax.set_ylabel(f"y={i}", rotation=0, labelpad=14, fontsize=8)
@@ -94,18 +80,24 @@ def plot_sine_adaptation(x: torch.Tensor, fits: Mapping[str, Mapping[str, torch.
 
 
 def plot_history(history: History, title: str = "Meta-training") -> plt.Figure:
-    """Meta-loss and (if logged) meta-validation accuracy against the number of training tasks."""
+    """Meta-loss and accuracy against the number of training tasks: the query accuracy on the
+    training tasks (when the algorithm reports it) and meta-validation mean ± 95% CI."""
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-    ax[0].plot([r["tasks"] for r in history.train], [r["loss"] for r in history.train])
+    tasks = [r["tasks"] for r in history.train]
+    ax[0].plot(tasks, [r["loss"] for r in history.train], marker=".")
     ax[0].set(xlabel="training tasks seen", ylabel="meta-loss (query)", title=title)
+    acc = [100 * r["accuracy"] for r in history.train]
+    if not all(math.isnan(a) for a in acc):  # NaN: the algorithm reports no accuracy
+        ax[1].plot(tasks, acc, marker=".", alpha=0.6, label="query accuracy (training tasks)")
     if history.val:
-        acc = torch.tensor([r["val_accuracy"] for r in history.val]) * 100
+        mean = torch.tensor([r["val_accuracy"] for r in history.val]) * 100
         ci = torch.tensor([r["val_ci95"] for r in history.val]) * 100
         t = [r["tasks"] for r in history.val]
-        ax[1].plot(t, acc, marker="o")
-        ax[1].fill_between(t, acc - ci, acc + ci, alpha=0.3)
-    ax[1].set(xlabel="training tasks seen", ylabel="validation accuracy (%)",
-              title="Meta-validation (mean ± 95% CI)")
+        ax[1].plot(t, mean, marker="o", label="meta-validation (mean ± 95% CI)")
+        ax[1].fill_between(t, mean - ci, mean + ci, alpha=0.3)
+    ax[1].set(xlabel="training tasks seen", ylabel="accuracy (%)", title="Accuracy")
+    if ax[1].lines:
+        ax[1].legend(fontsize=7)
     fig.tight_layout()
     return fig
 

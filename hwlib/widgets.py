@@ -21,7 +21,7 @@ import torch
 
 from .history import History
 from .models import Params, forward
-from .plots import plot_episode_grid, plot_sine_fits
+from .plots import plot_episode_grid, plot_history, plot_sine_fits
 from .splits import Splits
 from .tasks import EpisodeSampler
 
@@ -59,9 +59,11 @@ def episode_browser(splits: Splits, device: torch.device | str | None = None,
 
     def draw(*_: object) -> None:
         chars = getattr(splits, SPLITS[split.value])
-        classes = len(chars.images) * (4 if rotations.value else 1)
-        if n_way.max != min(20, classes):  # a small split has fewer classes than 20
-            n_way.max = min(20, classes)   # (may clamp the value, which draws again)
+        cap = min(20, len(chars.images) * (4 if rotations.value else 1))
+        if n_way.max != cap:  # a small split has fewer than 20 classes
+            clamped, n_way.max = n_way.value > cap, cap
+            if clamped:
+                return  # lowering the value has drawn the episode already
         counter["episodes"] += 1
         sampler = EpisodeSampler(chars, n_way.value, k_shot.value, q_query,
                                  rotations=rotations.value, device=device,
@@ -162,29 +164,7 @@ class LiveTrainingView:
                              f"{last['time_s']:.0f} s — loss {last['loss']:.3f}{val}")
         if force or time.monotonic() - self._drawn_at >= self.every_s:
             self._drawn_at = time.monotonic()
-            show(self.image, self.figure(history))
-
-    def figure(self, history: History) -> plt.Figure:
-        """Meta-loss and accuracy (query accuracy while training, validation with its CI)."""
-        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3))
-        tasks = [r["tasks"] for r in history.train]
-        ax_loss.plot(tasks, [r["loss"] for r in history.train], marker=".")
-        ax_loss.set(xlabel="training tasks seen", ylabel="meta-loss (query)",
-                    title=f"{self.name}: meta-loss")
-        acc = [100 * r["accuracy"] for r in history.train]
-        if not all(math.isnan(a) for a in acc):
-            ax_acc.plot(tasks, acc, marker=".", alpha=0.6, label="query accuracy (training tasks)")
-        if history.val:
-            t = [r["tasks"] for r in history.val]
-            mean = torch.tensor([100 * r["val_accuracy"] for r in history.val])
-            ci = torch.tensor([100 * r["val_ci95"] for r in history.val])
-            ax_acc.plot(t, mean, marker="o", label="validation (mean ± 95% CI)")
-            ax_acc.fill_between(t, mean - ci, mean + ci, alpha=0.3)
-        ax_acc.set(xlabel="training tasks seen", ylabel="accuracy (%)", title="accuracy")
-        if ax_acc.lines:
-            ax_acc.legend(fontsize=7)
-        fig.tight_layout()
-        return fig
+            show(self.image, plot_history(history, f"{self.name}: meta-training"))
 
     def finish(self, history: History) -> None:
         """The final state: full bar, last curves."""

@@ -1,77 +1,94 @@
-"""Hidden accuracy checks: train the student's MAML with a fixed budget and seed, score tiers.
+"""Hidden accuracy checks: the judge meta-trains φ with the student's meta-gradient.
 
-The grader meta-trains φ with the student's own ``inner_update`` and ``maml_meta_loss`` on
-the meta-train split (5-way 1-shot, α = 0.4, one inner step, Adam η = 1e-3, fixed seed), then
-adapts on each fixed meta-test task and scores the mean query accuracy against four tiers.
-Profiles fix the budget per kind of grading machine; see ``docs/grading.md`` for calibration.
+φ, the optimiser (Adam, η = 1e-3), the task sampler (meta-train, 5-way 1-shot, rotations), the
+fixed meta-test tasks and the evaluation all stay in the judge.  At each meta-step the judge
+sends φ and the meta-batch to the worker and gets back only ∇φ of the student's
+``maml_meta_loss`` (α = 0.4, one inner step); at a few meta-steps the worker cannot tell apart
+(drawn from the grading seed) that meta-gradient is compared with the reference's on the same
+φ and tasks.  The trained φ is then scored on the fixed meta-test tasks by the judge's own
+(reference) adaptation: weights pasted into a notebook buy nothing.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import random
 import tempfile
-from dataclasses import dataclass
-from functools import partial
 from typing import Callable, Optional, Sequence
 
 import torch
 
+from autograder.profiles import Profile, profile_named
+from autograder.reference import inner_loop as ref
+from autograder.reference.fast import evaluate_tasks
 from hwlib.device import default_device
-from hwlib.evaluate import EvalResult, evaluate
+from hwlib.evaluate import EvalResult
 from hwlib.learner import MetaLearner
 from hwlib.models import Conv4, init_params
 from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.splits import omniglot_splits
-from hwlib.tasks import EpisodeSampler, FixedTaskSet
+from hwlib.tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
-from .common import fail, guarded
+from .student import MODEL, P, CheckFailed, Student, fail
 
-PROFILE_ENV = "HW_GRADING_PROFILE"
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A grading budget and its four accuracy tiers (5-way 1-shot MAML)."""
-
-    name: str
-    minutes: Optional[float]
-    steps: Optional[int]
-    meta_batch_size: int
-    test_tasks: int
-    test_query: int
-    eval_inner_steps: int
-    tiers: tuple[float, float, float, float]
-    seed: int = 0
+ALPHA = 0.4
+SPOT_CHECKS = 3
+MIN_COSINE = 0.5  # a first-order or scaled meta-gradient passes; an unrelated one does not
+MetaGradient = Callable[[dict, TaskBatch], tuple[dict, float]]
 
 
-# Budgets are meta-steps, not minutes: the same submission always gets the same score,
-# however loaded the grading machine is.  Calibration: docs/grading.md.
-PROFILES = {
-    # HW15's tiers; budget sized for one GPU (not yet calibrated on a GPU: see docs/grading.md)
-    "gpu": Profile("gpu", None, 3000, 32, 600, 15, 3, (0.60, 0.70, 0.90, 0.95)),
-    # a 2-core CPU (about 4 minutes of training): smaller budget, tiers calibrated on 3 seeds
-    "cpu": Profile("cpu", None, 500, 16, 600, 15, 3, (0.60, 0.70, 0.85, 0.88)),
-    # CI smoke profile: seconds; proves the pipeline, not the accuracy
-    "tiny": Profile("tiny", None, 40, 4, 40, 5, 3, (0.26, 0.29, 0.32, 0.35)),
-}
+def student_meta_gradient(student: Student, device: torch.device, seed: int,
+                          total_steps: int) -> MetaGradient:
+    """∇φ of the student's ``maml_meta_loss`` from the worker, checked as hostile data, and
+    compared with the reference at ``SPOT_CHECKS`` meta-steps drawn from ``seed``."""
+    spec = {"kind": "conv4", "n_way": 5, "dtype": "float32", "device": str(device)}
+    spots = set(random.Random(f"spot-{seed}").sample(range(1, total_steps + 1),
+                                                     min(SPOT_CHECKS, total_steps)))
+    step = [0]
+
+    def meta_gradient(phi: dict, batch: TaskBatch) -> tuple[dict, float]:
+        step[0] += 1
+        c = student.call("maml_meta_loss", spec, MODEL, P(phi), batch, ALPHA, steps=1,
+                         probes=[{"name": "grad", "kind": "grad"}], device=str(device))
+        if c.error:
+            fail(f"meta-training with your functions failed at meta-step {step[0]}: {c.error}")
+        from .common import returned_loss
+
+        try:
+            loss, grads = returned_loss("maml_meta_loss", c.value, c.probes.get("grad", {}),
+                                        {k: v.detach().cpu() for k, v in phi.items()})
+        except CheckFailed as e:
+            fail(f"meta-training with your functions failed at meta-step {step[0]}: {e}")
+        grads = {k: g.to(device) for k, g in grads.items()}
+        if step[0] in spots:
+            _spot_check(phi, batch, grads, step[0])
+        return grads, loss
+
+    return meta_gradient
 
 
-def current_profile() -> Profile:
-    """``$HW_GRADING_PROFILE`` if set, else ``gpu`` when CUDA is present, else ``cpu``."""
-    name = os.environ.get(PROFILE_ENV) or ("gpu" if torch.cuda.is_available() else "cpu")
-    if name not in PROFILES:
-        raise ValueError(f"{PROFILE_ENV} must be one of {sorted(PROFILES)}, got {name!r}")
-    return PROFILES[name]
+def _spot_check(phi: dict, batch: TaskBatch, grads: dict, step: int) -> None:
+    model = Conv4(5).to(next(iter(phi.values())).device)
+    at = {k: v.detach().clone().requires_grad_(True) for k, v in phi.items()}
+    want = torch.autograd.grad(ref.maml_meta_loss(model, at, batch, ALPHA), list(at.values()))
+    a = torch.cat([grads[k].flatten() for k in at])
+    b = torch.cat([g.flatten() for g in want])
+    cosine = (a @ b / (a.norm() * b.norm() + 1e-30)).item()
+    if not cosine >= MIN_COSINE:
+        fail(f"the meta-gradient your maml_meta_loss returned at meta-step {step} is not MAML's "
+             f"(cosine similarity {cosine:.2f} with the reference meta-gradient on the same φ "
+             "and tasks): the tiers grade φ trained with your meta-gradient.")
 
 
-def train_and_evaluate(inner_update: Callable, maml_meta_loss: Callable, profile: Profile,
-                       alpha: float = 0.4, seed: Optional[int] = None,
-                       curve: Sequence[int] = ()) -> EvalResult | dict[int, EvalResult]:
-    """Meta-train with the student's functions on the profile's budget; test accuracy.
+def train_and_evaluate(meta_gradient: MetaGradient | None, profile: Profile,
+                       seed: Optional[int] = None, curve: Sequence[int] = (),
+                       make: Callable[[torch.device], MetaGradient] | None = None
+                       ) -> EvalResult | dict[int, EvalResult]:
+    """Meta-train φ (here) with ``meta_gradient`` on the profile's budget; test accuracy.
 
-    With ``curve`` (increasing meta-step counts), one run is evaluated after each of those
-    budgets and ``{steps: result}`` is returned: training continues from a checkpoint (φ, Adam's
-    state, the sampler's random state), so each point equals a run with that budget alone.
+    ``make(device)`` builds the meta-gradient once the device is known.  With ``curve``
+    (increasing meta-step counts), one run is evaluated after each of those budgets.
     """
     device = default_device()
     splits = omniglot_splits(progress=False)
@@ -80,59 +97,52 @@ def train_and_evaluate(inner_update: Callable, maml_meta_loss: Callable, profile
     model = Conv4(5).to(device)
     phi = {k: v.to(device).detach().requires_grad_(True)
            for k, v in init_params(model, seed).items()}
-
-    inner_update, maml_meta_loss = guarded(inner_update), guarded(maml_meta_loss)
-
-    def adapt(p, x, y, steps):
-        for _ in range(steps):
-            p = inner_update(model, p, x, y, alpha)
-        return p
-
-    learner = MetaLearner(model, adapt, meta_loss=partial(maml_meta_loss, model, alpha=alpha,
-                                                          steps=1), name="student-maml")
+    meta_gradient = meta_gradient or make(device)
+    learner = MetaLearner(model, lambda p, x, y, s: p, meta_gradient=meta_gradient,
+                          name="student-maml")
     sampler = EpisodeSampler(splits.train, 5, 1, 1, rotations=True, device=device, seed=seed)
     tasks = FixedTaskSet(splits.test, 5, 1, profile.test_query, profile.test_tasks)
+
+    def score() -> EvalResult:
+        return evaluate_tasks(model, phi, tasks, ALPHA, profile.eval_inner_steps)
+
     if not curve:
         meta_train(learner, phi, sampler.sample, _config(profile, profile.steps))
-        return evaluate(model, phi, adapt, tasks, profile.eval_inner_steps)
+        return score()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = os.path.join(tmp, "curve.ckpt")
         for steps in curve:
             meta_train(learner, phi, sampler.sample, _config(profile, steps, ckpt),
                        resume_from=ckpt if results else None, sampler_state=sampler)
-            results[steps] = evaluate(model, phi, adapt, tasks, profile.eval_inner_steps)
+            results[steps] = score()
     return results
 
 
 def _config(profile: Profile, steps: Optional[int], checkpoint: Optional[str] = None):
-    return TrainConfig(meta_batch_size=profile.meta_batch_size, minutes=profile.minutes,
-                       steps=steps, progress=False, checkpoint_path=checkpoint)
+    return TrainConfig(meta_batch_size=profile.meta_batch_size, minutes=None, steps=steps,
+                       progress=False, checkpoint_path=checkpoint)
 
 
-_RESULTS: dict = {}
+def tier_results(student, profile: Profile | None = None, seed: int = 0) -> EvalResult | str:
+    """Train once with the profile's fixed seed (the four tier tests share it); the spot checks
+    are drawn from the grading ``seed``.  A failure becomes the tiers' message."""
+    profile = profile or profile_named()
+    s = Student.of(student, "maml_meta_loss")
+    try:
+        return train_and_evaluate(None, profile, make=lambda device: student_meta_gradient(
+            s, device, seed, profile.steps))
+    except CheckFailed as e:
+        return str(e)
+    except FloatingPointError as e:
+        return f"meta-training with your functions diverged: {e}"
 
 
-def check_accuracy_tier(tier: int, inner_update: Callable, maml_meta_loss: Callable) -> None:
-    """Tier 1..4: the student's MAML reaches the profile's ``tiers[tier-1]`` test accuracy.
-
-    Training runs once per kernel; the four tier cells share its result.
-    """
-    profile = current_profile()
-    key = (profile.name, id(inner_update), id(maml_meta_loss))
-    if key not in _RESULTS:
-        try:
-            _RESULTS[key] = train_and_evaluate(inner_update, maml_meta_loss, profile)
-        except NotImplementedError:
-            _RESULTS[key] = "inner_update or maml_meta_loss is not implemented yet."
-        except FloatingPointError as e:
-            _RESULTS[key] = f"meta-training with your functions diverged: {e}"
-        except Exception as e:
-            _RESULTS[key] = f"meta-training with your functions failed: {type(e).__name__}: {e}"
-    result = _RESULTS[key]
+def check_accuracy_tier(tier: int, result: EvalResult | str, profile: Profile) -> None:
+    """Tier 1..4: the student's MAML reaches the profile's ``tiers[tier-1]`` test accuracy."""
     if isinstance(result, str):
         fail(result)
     threshold = profile.tiers[tier - 1]
-    if result.mean < threshold:
+    if not (result.mean >= threshold) or math.isnan(result.mean):
         fail(f"Your MAML reached {result} on the fixed meta-test tasks with the '{profile.name}' "
              f"grading budget; tier {tier} needs {threshold:.0%}.")

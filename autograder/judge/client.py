@@ -1,0 +1,191 @@
+"""The judge's side of a worker: start it (sandboxed), ask, time out, kill, start again.
+
+Every answer is hostile data: frames are size-limited, decoded without pickle
+(:mod:`autograder.worker.channel`), and the checks verify types, shapes and values.  When a
+worker dies, hangs or sends garbage, the request in flight fails (:class:`WorkerLost`) and the
+next request starts a fresh worker (the student's cells are run again), at most
+``max_starts`` times per submission.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from autograder.isolation import Cgroups, Limits, bwrap_command, limit_child, plain_command
+from autograder.worker.channel import ChannelError, encode, receive, write_all
+
+MAX_REPLY = 512 << 20
+
+
+class WorkerLost(RuntimeError):
+    """The worker died, hung past its time, or answered with something that is not a frame."""
+
+
+@dataclass
+class Reply:
+    head: dict
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def error(self) -> str | None:
+        return self.head.get("error")
+
+
+@dataclass
+class WorkerClient:
+    """One submission's worker.  ``cells`` are run at each start; ``notes`` collects what the
+    TA should know (restarts, kills)."""
+
+    cells: list[dict]
+    env: dict[str, str]
+    limits: Limits
+    cell_seconds: int
+    isolated: bool = True
+    max_starts: int = 3
+    notes: list[str] = field(default_factory=list)
+    cell_errors: dict[str, str] = field(default_factory=dict)
+    starts: int = 0
+    startup_seconds: list[float] = field(default_factory=list)
+    _proc: subprocess.Popen | None = None
+    _fds: tuple[int, int] | None = None
+    _cgroups: Cgroups | None = None
+    _output: bytearray = field(default_factory=bytearray)
+
+    def request(self, head: dict, tensors: dict | None = None, seconds: float | None = None
+                ) -> Reply:
+        """Send one request, wait at most ``seconds`` (default: one cell's limit)."""
+        if self._proc is None:
+            self._start()
+        deadline = time.monotonic() + (seconds or self.cell_seconds)
+        try:
+            write_all(self._fds[0], encode(head, tensors), deadline)
+            got, out = receive(self._fds[1], MAX_REPLY, deadline)
+        except TimeoutError:
+            self._lose(f"no answer within {seconds or self.cell_seconds:.0f} s")
+        except (ChannelError, OSError) as e:
+            self._lose(self._death_reason(e))
+        return Reply(got, out)
+
+    def _lose(self, why: str):
+        self.stop()
+        raise WorkerLost(why)
+
+    def _death_reason(self, e: Exception) -> str:
+        code = self._proc.poll() if self._proc else None
+        for _ in range(20):
+            if code is not None:
+                break
+            time.sleep(0.05)
+            code = self._proc.poll()
+        if code is not None and code < 0:
+            return f"the grading process was killed by signal {-code} (memory, a crash or os.abort)"
+        if code is not None:
+            return f"the grading process ended (exit code {code}: sys.exit/os._exit or a crash)"
+        return f"the grading process sent something that is not an answer ({e})"
+
+    def _start(self) -> None:
+        if self.starts >= self.max_starts:
+            raise WorkerLost(f"the grading process was lost {self.starts} times; not started again")
+        self.starts += 1
+        t0 = time.perf_counter()
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        inside = (req_r, rep_w)
+        if self.isolated:
+            cmd, env = bwrap_command(self.env, self.limits, inside), None
+            self._cgroups = Cgroups.make(self.limits)
+        else:
+            (cmd, env), self._cgroups = plain_command(self.env, inside), Cgroups()
+        self._proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      pass_fds=inside, start_new_session=True,
+                                      preexec_fn=limit_child(self.limits, self._cgroups))
+        os.close(req_r)
+        os.close(rep_w)
+        self._fds = (req_w, rep_r)
+        threading.Thread(target=self._drain, args=(self._proc.stdout,), daemon=True).start()
+        self.startup_seconds.append(time.perf_counter() - t0)
+        reply = self.request({"op": "run_cells", "cells": self.cells,
+                              "cell_seconds": self.cell_seconds},
+                             seconds=self.cell_seconds * max(1, len(self.cells)) + 60)
+        if reply.error or not isinstance(reply.head.get("cells"), list):
+            self._lose(f"the cells could not be run: {reply.error}")
+        self.cell_errors = {str(c.get("id")): str(c.get("error"))[:500]
+                            for c in reply.head["cells"][:len(self.cells)]
+                            if isinstance(c, dict) and c.get("error")}
+
+    def _drain(self, stream) -> None:
+        """Keep the last 64 KiB of what the student's code printed (never parsed)."""
+        for chunk in iter(lambda: stream.read1(1 << 16), b""):
+            self._output += chunk
+            del self._output[:-(1 << 16)]
+
+    def printed(self) -> str:
+        return bytes(self._output).decode(errors="replace")
+
+    def stop(self) -> None:
+        """Kill the worker's whole tree (session, sandbox, cgroup) and close the channel."""
+        if self._proc is not None:
+            import signal
+
+            for kill in (lambda: os.killpg(self._proc.pid, signal.SIGKILL),
+                         lambda: self._proc.kill()):
+                try:
+                    kill()
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self._proc.wait()
+            self._proc = None
+        if self._cgroups is not None:
+            self._cgroups.kill_and_remove()
+            self._cgroups = None
+        if self._fds:
+            for fd in self._fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._fds = None
+
+    def __enter__(self) -> "WorkerClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                write_all(self._fds[0], encode({"op": "exit"}), time.monotonic() + 2)
+                self._proc.wait(timeout=2)
+            except Exception:  # noqa: BLE001 - killed below anyway
+                pass
+        self.stop()
+
+
+class LocalClient:
+    """Trusted, in-process functions (the instructor's solution, unit tests of the checks):
+    the same harness and the same encoding, without a process or a boundary."""
+
+    def __init__(self, namespace: dict) -> None:
+        from autograder.worker.harness import Harness
+
+        self.harness = Harness(namespace)
+        self.notes: list[str] = []
+        self.cell_errors: dict[str, str] = {}
+
+    def request(self, head: dict, tensors: dict | None = None, seconds: float | None = None
+                ) -> Reply:
+        from autograder.worker.channel import decode
+
+        ops: dict[str, Callable] = {"values": self.harness.values, "call": self.harness.call,
+                                    "outer_step": self.harness.outer_step}
+        torch.manual_seed(int(head.get("seed", 0)))
+        reply, out = ops[head["op"]](head, {k: v.detach().clone() for k, v in (tensors or {}).items()})
+        frame = encode(reply, out)
+        n = int.from_bytes(frame[3:7], "little")
+        return Reply(*decode(frame[7:7 + n], frame[15 + n:]))

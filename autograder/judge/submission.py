@@ -1,0 +1,152 @@
+"""One submission → one row: rebuild, run in a worker, judge, write the verdicts into nbgrader.
+
+The graded notebook that nbgrader records is written by the judge: the release notebook, the
+student's answer cells (source only) with the errors they raised in the worker, and on every
+graded test cell either nothing (passed) or one error output carrying the judge's message
+(failed).  nbgrader's ``autograde`` then runs without executing anything (see
+:mod:`autograder.nbgrader_config`): it restores the test cells from the gradebook, scores the
+outputs the judge wrote and records them; ``generate_feedback`` renders them for the student.
+No output a student wrote survives the rebuild, so none can give credit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import unicodedata
+from pathlib import Path
+
+from autograder.checks.student import Student
+from autograder.course import ASSIGNMENT, NOTEBOOK, REPO, nbgrader, submit
+from autograder.isolation import Limits
+from autograder.profiles import Profile
+from autograder.results import Row, read_gradebook
+from autograder.sanitize import SKIP_TAG, SubmissionError, load_submission, rebuild
+
+from .client import WorkerClient, WorkerLost
+from .verdicts import catalogue, judge_all
+
+SOURCE = REPO / "solutions" / ASSIGNMENT / NOTEBOOK
+
+
+def plain_text(text: str, limit: int = 1500) -> str:
+    """A message as it may be shown: no control characters (tabs, escapes), bounded length."""
+    text = "".join(" " if unicodedata.category(c) == "Cc" and c != "\n" else c for c in str(text))
+    return text[:limit]
+
+
+def worker_cells(nb: dict) -> list[dict]:
+    """The code cells a worker runs: every release code cell but the graded tests and the
+    demonstrations, with the student's answers."""
+    cells = []
+    for i, cell in enumerate(nb["cells"]):
+        meta = cell.get("metadata", {})
+        nbg = meta.get("nbgrader", {})
+        if cell.get("cell_type") != "code" or SKIP_TAG in meta.get("tags", []):
+            continue
+        if nbg.get("grade") and not nbg.get("solution"):
+            continue
+        src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        cells.append({"id": nbg.get("grade_id") or f"cell {i + 1}", "source": src})
+    return cells
+
+
+def worker_env(profile: Profile, extra: dict) -> dict:
+    env = {"HW_GRADING": "1", "HW_GRADING_PROFILE": profile.name, "PYTHONUNBUFFERED": "1"}
+    for name in ("OMNIGLOT_ROOT", "HWLIB_CACHE_DIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "CUDA_VISIBLE_DEVICES"):
+        value = extra.get(name, os.environ.get(name))
+        if value:
+            env[name] = str(Path(value).resolve()) if name in ("OMNIGLOT_ROOT",
+                                                                 "HWLIB_CACHE_DIR") else value
+    return env
+
+
+def write_verdicts(nb: dict, verdicts: dict, cell_errors: dict, tests) -> dict:
+    """The judge's outputs on the graded cells (and the worker's errors on answer cells)."""
+    related = {t.grade_id: t.answer_cells for t in tests}
+    for cell in nb["cells"]:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if cell.get("cell_type") != "code":
+            continue
+        cell["outputs"], cell["execution_count"] = [], None
+        message = verdicts.get(gid) if gid in verdicts else cell_errors.get(gid)
+        if gid in verdicts and message:
+            raised = [f"{a}: {cell_errors[a]}" for a in related.get(gid, []) if a in cell_errors]
+            if raised and "not defined" in message or raised and "undefined" in message:
+                message += " (your cell raised " + "; ".join(raised)[:400] + ")"
+        if message:
+            text = plain_text(message)
+            name = "CheckFailed" if gid in verdicts else "Error"
+            cell["outputs"] = [{"output_type": "error", "ename": name, "evalue": text,
+                                "traceback": [f"{name}: {text}"]}]
+    return nb
+
+
+def grade_one(root: Path, student: str, notebook: Path | None, profile: Profile, seed: int,
+              isolated: bool = True, extra_env: dict | None = None) -> Row:
+    """Grade one submission in the grading workspace ``root``; always returns a row."""
+    row, start = Row(student, seed=seed, isolation="bubblewrap" if isolated else "none"), \
+        time.perf_counter()
+    if notebook is None:
+        row.status = "no notebook found in the submission"
+        return read_gradebook(root, row)
+    try:
+        rebuilt = rebuild(load_submission(notebook),
+                          json.loads((root / "release" / ASSIGNMENT / NOTEBOOK).read_text()))
+    except SubmissionError as e:
+        row.status = f"not graded: {e}"
+        return read_gradebook(root, row)
+    row.notes = list(rebuilt.notes)
+    tests = catalogue(SOURCE)
+    import torch
+
+    limits = Limits(memory_mb=profile.memory_mb, gpu=torch.cuda.is_available())
+    deadline = time.monotonic() + profile.notebook_seconds
+    client = WorkerClient(worker_cells(rebuilt.notebook), worker_env(profile, extra_env or {}),
+                          limits, profile.cell_seconds, isolated)
+    with client:
+        try:
+            verdicts = judge_all(Student(client), tests, profile, seed, deadline)
+        except WorkerLost as e:  # the cells themselves could not be run
+            verdicts = {t.grade_id: f"your notebook stopped the grading process: {e}"
+                        for t in tests}
+    row.startup_seconds = round(sum(client.startup_seconds), 2)
+    if client.starts > 1:
+        row.notes.append(f"the grading process was started {client.starts} times (your code "
+                         "ended or hung it)")
+    row.notes += [f"refused or failed in cell {k}: {plain_text(v, 200)}"
+                  for k, v in client.cell_errors.items() if _refusal(v)]
+    nb = write_verdicts(rebuilt.notebook, verdicts, client.cell_errors, tests)
+    if row.notes:
+        nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {},
+                               "source": "**Notes from the grader**\n\n" + "\n".join(
+                                   f"* {plain_text(n, 300)}" for n in row.notes)})
+    submit(root, student, nb)
+    proc = nbgrader(["autograde", ASSIGNMENT, "--student", student, "--force", "--create"],
+                    cwd=root, timeout=600, check=False)
+    if proc.returncode != 0:
+        row.status = "not graded: nbgrader could not record it (" + " | ".join(
+            (proc.stdout + proc.stderr).strip().splitlines()[-3:])[:300] + ")"
+    read_gradebook(root, row)
+    row.messages = {k: plain_text(v) for k, v in verdicts.items() if v}
+    if row.status == "graded":
+        feedback = nbgrader(["generate_feedback", ASSIGNMENT, "--student", student, "--force"],
+                            cwd=root, timeout=600, check=False)
+        if feedback.returncode != 0:
+            row.status = "graded (feedback could not be generated)"
+    row.seconds = round(time.perf_counter() - start, 1)
+    return row
+
+
+_REFUSED = re.compile(r"PermissionError|Read-only file system|Network is unreachable|"
+                      r"Operation not permitted|No such file|BlockingIOError|Resource temporarily|"
+                      r"MemoryError|CellTimeout|ModuleNotFoundError: No module named 'autograder'",
+                      re.I)
+
+
+def _refusal(error: str) -> bool:
+    """An error that the boundary or a limit caused (worth a line in the TA's notes)."""
+    return bool(_REFUSED.search(error or ""))

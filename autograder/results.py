@@ -1,0 +1,121 @@
+"""Per-student results: the row, its file, its gradebook scores and the two CSVs.
+
+The unit of truth is one file per student, ``<out>/results/<student>.json``, written
+atomically by the judge once that student is graded; everything else (the gradebook, the CSVs)
+is derived from those files.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .course import ASSIGNMENT, NOTEBOOK
+
+RESULTS = "results"
+
+
+@dataclass
+class Row:
+    """One student's result: total, per-test scores and failure messages."""
+
+    student: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: str = "graded"
+    seconds: float = 0.0
+    tests: dict = field(default_factory=dict)      # grade_id -> (score, max_score)
+    messages: dict = field(default_factory=dict)   # grade_id -> failure message
+    notes: list = field(default_factory=list)      # what the grader threw away or refused
+    seed: int = 0                                  # the judge's inputs (a regrade reuses it)
+    isolation: str = "bubblewrap"                  # or "none" (--no-isolation)
+    startup_seconds: float = 0.0                   # worker start-ups, summed
+
+
+def find_submissions(folder: Path) -> dict[str, Path | None]:
+    """``{student id: notebook path or None}``; ids are folder or file names.  Only regular
+    files count (a link, FIFO or socket named like a notebook is not one)."""
+    found: dict[str, Path | None] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            nbs = [p for p in sorted(entry.rglob(NOTEBOOK)) or sorted(entry.rglob("*.ipynb"))
+                   if p.is_file() and not p.is_symlink()]
+            found[entry.name] = nbs[0] if nbs else None
+        elif entry.suffix == ".ipynb":
+            found[entry.stem] = entry if entry.is_file() and not entry.is_symlink() else None
+    bad = [s for s in found if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", s)]
+    if bad:
+        raise ValueError(f"student ids must be letters, digits, '_', '.', '-': rename {bad[:3]}")
+    return found
+
+
+def read_gradebook(root: Path, row: Row) -> Row:
+    """The student's scores as nbgrader recorded them in ``root/gradebook.db``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{root.resolve()}/gradebook.db") as gb:
+        row.max_score = float(gb.find_assignment(ASSIGNMENT).max_score)
+        try:
+            nb = gb.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, row.student)
+        except MissingEntry:
+            return row
+        row.score, row.max_score = float(nb.score), float(nb.max_score)
+        row.tests = {g.name: (float(g.score), float(g.max_score)) for g in nb.grades}
+    return row
+
+
+def notebook_digest(notebook: Optional[Path]) -> str:
+    return hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook else "missing"
+
+
+def load_result(out: Path, student: str) -> Optional[dict]:
+    try:
+        return json.loads((out / RESULTS / f"{student}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def save_result(out: Path, row: Row, digest: str, profile: str) -> None:
+    """Atomic write: a crash leaves either the old file or the new one, never half of one."""
+    folder = out / RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {**asdict(row), "notebook_sha256": digest, "profile": profile}
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, folder / f"{row.student}.json")
+
+
+def row_of(result: dict) -> Row:
+    fields = {k: result[k] for k in ("student", "score", "max_score", "status", "seconds")}
+    extra = {k: result[k] for k in ("seed", "isolation", "startup_seconds") if k in result}
+    tests = {k: tuple(v) for k, v in result.get("tests", {}).items()}
+    return Row(**fields, **extra, tests=tests, messages=dict(result.get("messages", {})),
+               notes=list(result.get("notes", [])))
+
+
+def write_reports(root: Path, rows: list[Row]) -> None:
+    """``grades.csv`` (one row per student) and ``failures.csv`` (one row per lost test)."""
+    tests = sorted({t for r in rows for t in r.tests})
+    with open(root / "grades.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "score", "max_score", "status", "seconds", "isolation", "seed",
+                    "notes", *tests])
+        for r in rows:
+            w.writerow([r.student, r.score, r.max_score, r.status, r.seconds, r.isolation,
+                        r.seed, " | ".join(r.notes),
+                        *[r.tests.get(t, (0.0, 0.0))[0] for t in tests]])
+    with open(root / "failures.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "test", "score", "max_score", "message"])
+        for r in rows:
+            for t, (score, top) in sorted(r.tests.items()):
+                if score < top:
+                    w.writerow([r.student, t, score, top, r.messages.get(t, "")])

@@ -1,0 +1,277 @@
+"""The worker: runs a student's cells, then calls the student's functions for the judge.
+
+Started by the judge inside the sandbox (``python -m hw_worker.harness``) with two pipe file
+descriptors (``HW_REQUEST_FD``, ``HW_REPLY_FD``).  Requests (:mod:`.channel` frames):
+
+* ``run_cells``: run the cells, in order, in one IPython namespace (a cell that raises or runs
+  past its time fails alone, as in a notebook); reply with each cell's outcome;
+* ``values``: the plain values (str, int, float, bool) of some names, e.g. quiz answers;
+* ``call``: build the arguments the judge describes (a model, φ, tensors, a task batch), call
+  one student function, reply with what it returned and the *probes* the judge asked for
+  (gradients of the result, vector-Jacobian products, the inputs after the call);
+* ``outer_step``: call the student's ``outer_step(optimizer, meta_loss)`` on losses built here
+  and reply with φ, ``.grad`` and the returned value after each call.
+
+Nothing here is trusted by the judge: it checks every reply (types, shapes, values).  No answer
+and no check lives here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+
+import torch
+
+from .channel import encode, receive, write_all
+
+MAX_REQUEST = 1 << 30
+#: the imports a function sent by the judge (graded alone: the reference helper) needs
+SUBSTITUTE_PRELUDE = ("from __future__ import annotations\nimport torch\nfrom torch import nn\n"
+                      "from hwlib.models import Params, split_body_head, task_loss\n"
+                      "from hwlib.tasks import TaskBatch\n")
+
+
+class CellTimeout(Exception):
+    """A cell ran past its time limit."""
+
+
+def _alarm(signum, frame):
+    raise CellTimeout("the cell ran past its time limit")
+
+
+def describe(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:800]
+
+
+class Harness:
+    """The request handler (also used in-process by the judge's trusted ``local`` mode)."""
+
+    def __init__(self, namespace: dict | None = None) -> None:
+        self.namespace = namespace if namespace is not None else {}
+        self.models: dict = {}
+        self.shell = None
+
+    # ----- cells ------------------------------------------------------------------------
+    def run_cells(self, head: dict, tensors: dict) -> tuple[dict, dict]:
+        from IPython.core.interactiveshell import InteractiveShell
+
+        self.shell = InteractiveShell.instance(user_ns=self.namespace, colors="NoColor")
+        self.shell.enable_gui = lambda gui=None: None  # `%matplotlib inline`: no GUI here
+        limit = int(head.get("cell_seconds", 0))
+        signal.signal(signal.SIGALRM, _alarm)
+        outcomes = []
+        for cell in head["cells"]:
+            signal.setitimer(signal.ITIMER_REAL, limit) if limit else None
+            try:
+                result = self.shell.run_cell(cell["source"], store_history=False, silent=False)
+                error = result.error_before_exec or result.error_in_exec
+            except BaseException as e:  # noqa: BLE001 - e.g. the alarm between statements
+                error = e
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            outcomes.append({"id": cell.get("id"), "error": describe(error) if error else None})
+            sys.stdout.flush()
+        return {"cells": outcomes}, {}
+
+    def values(self, head: dict, tensors: dict) -> tuple[dict, dict]:
+        out = {}
+        for name in head["names"]:
+            if name not in self.namespace:
+                out[name] = {"type": None}
+                continue
+            v = self.namespace[name]
+            plain = type(v) in (str, int, float, bool)
+            out[name] = {"type": type(v).__name__, **({"value": v} if plain else {})}
+        return {"values": out}, {}
+
+    # ----- calls ------------------------------------------------------------------------
+    def model(self, spec: dict) -> torch.nn.Module:
+        key = repr(sorted(spec.items()))
+        if key not in self.models:
+            from hwlib.models import MLP, Conv4
+
+            m = MLP(hidden=spec["hidden"]) if spec["kind"] == "mlp" else Conv4(spec["n_way"])
+            self.models[key] = m.to(getattr(torch, spec["dtype"])).to(spec.get("device", "cpu"))
+        return self.models[key]
+
+    def argument(self, spec: dict, head: dict, tensors: dict, made: dict):
+        if "model" in spec:
+            return self.model(head["model"])
+        if "params" in spec:
+            return made.setdefault(spec["params"], self.params(
+                spec["params"], tensors, spec.get("grad", True), head.get("device", "cpu")))
+        if "tensor" in spec:
+            return tensors[spec["tensor"]].to(head.get("device", "cpu"))
+        if "batch" in spec:
+            from hwlib.tasks import TaskBatch
+
+            p, dev = spec["batch"], head.get("device", "cpu")
+            return TaskBatch(*(tensors[f"{p}.{k}"].to(dev) for k in ("xs", "ys", "xq", "yq")))
+        return spec["json"]
+
+    @staticmethod
+    def params(prefix: str, tensors: dict, grad: bool, device: str = "cpu") -> dict:
+        n = len(prefix) + 1
+        return {k[n:]: v.detach().to(device).clone().requires_grad_(grad) for k, v in tensors.items()
+                if k.startswith(prefix + ".")}
+
+    def call(self, head: dict, tensors: dict) -> tuple[dict, dict]:
+        fn = self.namespace.get(head["fn"])
+        if not callable(fn):
+            return {"error": f"{head['fn']} is not defined (run its cell)", "kind": "missing"}, {}
+        made: dict = {}
+        args = [self.argument(s, head, tensors, made) for s in head.get("args", [])]
+        kwargs = {k: self.argument(s, head, tensors, made) for k, s in head.get("kwargs", {}).items()}
+        before = {k: {n: v.detach().clone() for n, v in p.items()} for k, p in made.items()}
+        restore = self.substitute(fn, head.get("substitute") or {})
+        try:
+            result = fn(*args, **kwargs)
+        except NotImplementedError:
+            return {"error": "raises NotImplementedError", "kind": "not_implemented"}, {}
+        except BaseException as e:  # noqa: BLE001 - the student's code failed: say how
+            return {"error": describe(e), "kind": "raised",
+                    "where": _student_line(e)}, {}
+        finally:
+            restore()
+        out: dict = {}
+        reply = {"result": self.encode(result, "r", out), "probes": {}}
+        for probe in head.get("probes", []):
+            try:
+                reply["probes"][probe["name"]] = self.probe(probe, result, made, before, head,
+                                                            tensors, out)
+            except BaseException as e:  # noqa: BLE001
+                reply["probes"][probe["name"]] = {"error": describe(e)}
+        return reply, out
+
+    def substitute(self, fn, names: dict):
+        """Bind the judge's sources for ``names`` in the function's globals for one call (a
+        function graded alone); returns the undo."""
+        space = getattr(fn, "__globals__", None)
+        if not names or not isinstance(space, dict):
+            return lambda: None
+        saved = {k: space[k] for k in names if k in space}
+        for name, source in names.items():
+            scope: dict = {}
+            exec(SUBSTITUTE_PRELUDE + source, scope)  # noqa: S102 - the judge's code
+            space[name] = scope[name]
+
+        def undo():
+            for k in names:
+                space.pop(k, None)
+            space.update(saved)
+        return undo
+
+    def probe(self, probe: dict, result, made: dict, before: dict, head: dict, tensors: dict,
+              out: dict) -> dict:
+        kind = probe["kind"]
+        wrt = made.get(probe.get("wrt", "")) or next(iter(made.values()), {})  # default: φ
+        if kind == "inputs_after":
+            return {"changed": sorted(k for k, p in made.items() for n, v in p.items()
+                                      if not torch.equal(v.detach(), before[k][n]))}
+        if kind == "grad":      # ∇ of a scalar result
+            target = result[0] if isinstance(result, tuple) else result
+        elif kind == "vjp":     # ∇ Σ_k <v_k, result_k>
+            target = sum((result[k] * tensors[f"{probe['v']}.{k}"].to(result[k].device)).sum()
+                         for k in tensors_with(tensors, probe["v"]))
+        else:                   # "loss": ∇ of the task loss of the returned params on (x, y)
+            from hwlib.models import task_loss
+
+            target = task_loss(self.model(head["model"]), result, tensors[probe["x"]],
+                               tensors[probe["y"]])
+        if not isinstance(target, torch.Tensor) or not target.requires_grad:
+            return {"no_graph": True}
+        names = list(wrt)
+        grads = torch.autograd.grad(target, [wrt[n] for n in names], allow_unused=True)
+        key = f"p.{probe['name']}"
+        for n, g in zip(names, grads):
+            if g is not None:
+                out[f"{key}.{n}"] = g
+        return {"grads": key, "none": [n for n, g in zip(names, grads) if g is None]}
+
+    def encode(self, obj, key: str, out: dict, depth: int = 0):
+        """A returned value as JSON (tensors go to ``out``); other objects by type name only."""
+        if depth > 3:
+            return {"type": type(obj).__name__}
+        if isinstance(obj, torch.Tensor):
+            out[key] = obj.detach()
+            return {"tensor": key, "cls": type(obj).__name__, "requires_grad": obj.requires_grad}
+        if type(obj) in (str, int, float, bool) or obj is None:
+            return {"value": obj}
+        if type(obj) is dict and all(type(k) is str for k in obj):
+            return {"dict": {k: self.encode(v, f"{key}.{k}", out, depth + 1)
+                             for k, v in obj.items()}}
+        if type(obj) in (tuple, list):
+            return {"seq": [self.encode(v, f"{key}.{i}", out, depth + 1)
+                            for i, v in enumerate(obj)], "cls": type(obj).__name__}
+        return {"type": type(obj).__name__}
+
+    # ----- outer step -------------------------------------------------------------------
+    def outer_step(self, head: dict, tensors: dict) -> tuple[dict, dict]:
+        from hwlib.models import task_loss
+
+        fn = self.namespace.get("outer_step")
+        if not callable(fn):
+            return {"error": "outer_step is not defined (run its cell)", "kind": "missing"}, {}
+        model, phi = self.model(head["model"]), self.params("phi", tensors, True)
+        opt = torch.optim.SGD(list(phi.values()), lr=head["lr"])
+        steps, out = [], {}
+        for i in range(head["calls"]):
+            loss = task_loss(model, phi, tensors[f"x{i}"], tensors[f"y{i}"])
+            try:
+                value = fn(opt, loss)
+            except NotImplementedError:
+                return {"error": "raises NotImplementedError", "kind": "not_implemented"}, {}
+            except BaseException as e:  # noqa: BLE001
+                return {"error": describe(e), "kind": "raised"}, {}
+            for n, p in phi.items():
+                out[f"phi{i}.{n}"] = p.detach().clone()
+                if isinstance(p.grad, torch.Tensor):
+                    out[f"grad{i}.{n}"] = p.grad.detach().clone()
+            steps.append({"returned": self.encode(value, f"ret{i}", out),
+                          "grad_none": [n for n, p in phi.items() if p.grad is None]})
+        return {"steps": steps}, out
+
+
+def tensors_with(tensors: dict, prefix: str) -> list[str]:
+    n = len(prefix) + 1
+    return [k[n:] for k in tensors if k.startswith(prefix + ".")]
+
+
+def _student_line(e: BaseException) -> str:
+    """The last line of the student's own code in the traceback (cell code, not libraries)."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if "ipython-input" in f.filename
+              or "/ipykernel_" in f.filename or f.filename.startswith("<")]
+    return (frames[-1].line or "")[:200] if frames else ""
+
+
+def serve(request_fd: int, reply_fd: int, harness: Harness) -> None:
+    ops = {"run_cells": harness.run_cells, "values": harness.values, "call": harness.call,
+           "outer_step": harness.outer_step}
+    while True:
+        head, tensors = receive(request_fd, MAX_REQUEST)
+        if head.get("op") == "exit":
+            return
+        try:
+            torch.manual_seed(int(head.get("seed", 0)))
+            reply, out = ops[head["op"]](head, tensors)
+        except BaseException as e:  # noqa: BLE001 - never die on a bad request
+            reply, out = {"error": describe(e), "kind": "harness"}, {}
+        try:
+            frame = encode(reply, out)
+        except BaseException as e:  # noqa: BLE001 - e.g. a result that cannot be saved
+            frame = encode({"error": f"the result could not be sent: {describe(e)}",
+                            "kind": "raised"})
+        write_all(reply_fd, frame)
+
+
+def main() -> None:
+    request_fd, reply_fd = int(os.environ["HW_REQUEST_FD"]), int(os.environ["HW_REPLY_FD"])
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
+    serve(request_fd, reply_fd, Harness())
+
+
+if __name__ == "__main__":
+    main()
