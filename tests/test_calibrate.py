@@ -1,4 +1,5 @@
-"""The grading path's accuracy run and the calibration built on it (synthetic data, tiny sizes)."""
+"""The judge's accuracy run (φ trained in the judge with the meta-gradients a student's
+function returns) and the calibration built on it (synthetic data, tiny sizes)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import pytest
 import torch
 
 from autograder.calibrate import calibrate
-from autograder.checks.accuracy import PROFILES, train_and_evaluate
-from autograder.reference import inner_update, maml_meta_loss
+from autograder.checks import CheckFailed, Student
+from autograder.checks.accuracy import (check_accuracy_tier, student_meta_gradient, tier_results,
+                                        train_and_evaluate)
+from autograder.profiles import PROFILES
+from autograder.reference import maml_meta_loss
 
 TINY = dataclasses.replace(PROFILES["tiny"], steps=6, meta_batch_size=2, test_tasks=10)
 
@@ -19,13 +23,34 @@ def synthetic_env(synthetic_root, monkeypatch):
     monkeypatch.setenv("OMNIGLOT_ROOT", str(synthetic_root))
 
 
+def _student(fn, profile):
+    s = Student.of(fn, "maml_meta_loss")
+    return lambda device: student_meta_gradient(s, device, seed=0, total_steps=profile.steps)
+
+
 def test_curve_points_equal_runs_with_that_budget_alone(synthetic_env):
-    curve = train_and_evaluate(inner_update, maml_meta_loss, TINY, curve=[3, 6])
-    alone = train_and_evaluate(inner_update, maml_meta_loss, dataclasses.replace(TINY, steps=3))
+    curve = train_and_evaluate(None, TINY, curve=[3, 6], make=_student(maml_meta_loss, TINY))
+    three = dataclasses.replace(TINY, steps=3)
+    alone = train_and_evaluate(None, three, make=_student(maml_meta_loss, three))
     assert set(curve) == {3, 6}
     assert torch.equal(curve[3].accuracies, alone.accuracies)
-    full = train_and_evaluate(inner_update, maml_meta_loss, TINY)
+    full = train_and_evaluate(None, TINY, make=_student(maml_meta_loss, TINY))
     assert torch.equal(curve[6].accuracies, full.accuracies)
+
+
+def test_a_meta_gradient_that_is_not_mamls_fails_every_tier(synthetic_env):
+    """Zero, pasted or unrelated meta-gradients are caught at steps the worker cannot predict."""
+    def zero(model, phi, batch, alpha, steps=1):
+        return 0 * sum(p.sum() for p in phi.values())
+
+    def towards_pasted_weights(model, phi, batch, alpha, steps=1):
+        return sum(((p - 0.01) ** 2).sum() for p in phi.values())
+
+    for fn in (zero, towards_pasted_weights):
+        result = tier_results(fn, TINY, seed=1)
+        assert isinstance(result, str) and "is not MAML's" in result, result
+        with pytest.raises(CheckFailed, match="is not MAML's"):
+            check_accuracy_tier(1, result, profile=TINY)
 
 
 def test_calibrate_reports_every_run_and_both_verdicts(synthetic_env, monkeypatch):

@@ -52,7 +52,7 @@ def test_broken_submissions_still_get_a_row(tmp_path, grading_data):
     assert len(written) == 3
 
 
-def test_notebook_time_limit_kills_the_kernel_and_keeps_a_row(tmp_path, grading_data):
+def test_notebook_time_limit_kills_the_worker_and_keeps_a_row(tmp_path, grading_data):
     import json
 
     from autograder.course import REPO
@@ -74,6 +74,7 @@ def test_notebook_time_limit_kills_the_kernel_and_keeps_a_row(tmp_path, grading_
         except OSError:
             pass
     assert not leftover, f"processes of the timed-out submission still run: {leftover}"
+    assert all(m for t, m in row.messages.items()), row.messages  # every test says why
 
 
 def _tamper_tests(nb: dict) -> dict:

@@ -138,8 +138,21 @@ def tier_results(student, profile: Profile | None = None, seed: int = 0) -> Eval
         return f"meta-training with your functions diverged: {e}"
 
 
-def check_accuracy_tier(tier: int, result: EvalResult | str, profile: Profile) -> None:
-    """Tier 1..4: the student's MAML reaches the profile's ``tiers[tier-1]`` test accuracy."""
+_LOCAL: dict = {}
+
+
+def check_accuracy_tier(tier: int, result, maml_meta_loss=None,
+                        profile: Profile | None = None) -> None:
+    """Tier 1..4: the student's MAML reaches the profile's ``tiers[tier-1]`` test accuracy.
+
+    The judge passes the shared training ``result``; in a notebook (the instructor's solution)
+    ``check_accuracy_tier(k, inner_update, maml_meta_loss)`` trains in-process once."""
+    profile = profile or profile_named()
+    if callable(maml_meta_loss):
+        key = (profile.name, id(maml_meta_loss))
+        if key not in _LOCAL:
+            _LOCAL[key] = tier_results(maml_meta_loss, profile)
+        result = _LOCAL[key]
     if isinstance(result, str):
         fail(result)
     threshold = profile.tiers[tier - 1]

@@ -48,6 +48,7 @@ class WorkerClient:
     limits: Limits
     cell_seconds: int
     isolated: bool = True
+    deadline: float | None = None     # time.monotonic() after which the notebook is over
     max_starts: int = 3
     notes: list[str] = field(default_factory=list)
     cell_errors: dict[str, str] = field(default_factory=dict)
@@ -61,14 +62,19 @@ class WorkerClient:
     def request(self, head: dict, tensors: dict | None = None, seconds: float | None = None
                 ) -> Reply:
         """Send one request, wait at most ``seconds`` (default: one cell's limit)."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise WorkerLost("the notebook ran over its time limit")
         if self._proc is None:
             self._start()
         deadline = time.monotonic() + (seconds or self.cell_seconds)
+        over = self.deadline is not None and deadline > self.deadline
+        deadline = min(deadline, self.deadline) if over else deadline
         try:
             write_all(self._fds[0], encode(head, tensors), deadline)
             got, out = receive(self._fds[1], MAX_REPLY, deadline)
         except TimeoutError:
-            self._lose(f"no answer within {seconds or self.cell_seconds:.0f} s")
+            self._lose("the notebook ran over its time limit" if over else
+                       f"no answer within {seconds or self.cell_seconds:.0f} s")
         except (ChannelError, OSError) as e:
             self._lose(self._death_reason(e))
         return Reply(got, out)

@@ -106,7 +106,7 @@ def grade_one(root: Path, student: str, notebook: Path | None, profile: Profile,
     limits = Limits(memory_mb=profile.memory_mb, gpu=torch.cuda.is_available())
     deadline = time.monotonic() + profile.notebook_seconds
     client = WorkerClient(worker_cells(rebuilt.notebook), worker_env(profile, extra_env or {}),
-                          limits, profile.cell_seconds, isolated)
+                          limits, profile.cell_seconds, isolated, deadline)
     with client:
         try:
             verdicts = judge_all(Student(client), tests, profile, seed, deadline)
@@ -114,6 +114,9 @@ def grade_one(root: Path, student: str, notebook: Path | None, profile: Profile,
             verdicts = {t.grade_id: f"your notebook stopped the grading process: {e}"
                         for t in tests}
     row.startup_seconds = round(sum(client.startup_seconds), 2)
+    if time.monotonic() >= deadline:
+        row.status = (f"graded until the notebook ran over {profile.notebook_seconds} s "
+                      "(the tests not run by then failed)")
     if client.starts > 1:
         row.notes.append(f"the grading process was started {client.starts} times (your code "
                          "ended or hung it)")
@@ -132,7 +135,7 @@ def grade_one(root: Path, student: str, notebook: Path | None, profile: Profile,
             (proc.stdout + proc.stderr).strip().splitlines()[-3:])[:300] + ")"
     read_gradebook(root, row)
     row.messages = {k: plain_text(v) for k, v in verdicts.items() if v}
-    if row.status == "graded":
+    if row.status.startswith("graded"):
         feedback = nbgrader(["generate_feedback", ASSIGNMENT, "--student", student, "--force"],
                             cwd=root, timeout=600, check=False)
         if feedback.returncode != 0:

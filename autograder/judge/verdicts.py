@@ -92,7 +92,7 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                     check_answer(var, values.get(var, Opaque("undefined")), expected, hint)
                 elif name == "check_accuracy_tier":
                     tiers = tiers or checks.tier_results(student, profile, seed)
-                    checks.check_accuracy_tier(test.args[0], tiers, profile)
+                    checks.check_accuracy_tier(test.args[0], tiers, profile=profile)
                 else:
                     getattr(checks, name)(student, seed=seed)
                 verdicts.setdefault(test.grade_id, None)

@@ -1,0 +1,195 @@
+"""The OS boundary around a worker (autograder/isolation.py), tested from inside a real one.
+
+Each test starts a sandboxed worker (bubblewrap) with small cells that try something a student
+should not be able to do, then reads back, as plain values, what happened.  Where bubblewrap
+cannot run here the tests skip with the reason; ``.ci/run`` installs it, so CI never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+from autograder.course import REPO
+from autograder.isolation import Limits, boundary_problem
+from autograder.judge.client import WorkerClient, WorkerLost
+
+PROBLEM = boundary_problem()
+pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"no sandbox here: {PROBLEM}")
+
+ATTEMPT = '''
+import os
+def attempt(fn):
+    try:
+        fn()
+        return "allowed"
+    except BaseException as e:
+        return type(e).__name__
+'''
+
+
+def worker(source: str, **limits) -> WorkerClient:
+    return WorkerClient([{"id": "prelude", "source": ATTEMPT}, {"id": "attack", "source": source}],
+                        {}, Limits(**limits), cell_seconds=60)
+
+
+def values(client: WorkerClient, *names: str) -> dict:
+    got = client.request({"op": "values", "names": list(names)}).head["values"]
+    return {n: got[n].get("value", got[n]["type"]) for n in names}
+
+
+def test_worker_sees_no_instructor_file_and_no_other_submission(tmp_path):
+    other = tmp_path / "submissions" / "bob" / "metalearning.ipynb"
+    other.parent.mkdir(parents=True)
+    other.write_text("{}")
+    gradebook = tmp_path / "gradebook.db"
+    gradebook.write_text("secret")
+    code = f'''
+paths = [{str(REPO / "solutions" / "metalearning" / "metalearning.ipynb")!r},
+         {str(REPO / "autograder" / "reference" / "inner_loop.py")!r},
+         {str(REPO / "autograder" / "checks" / "gradients.py")!r}, {str(other)!r}, {str(gradebook)!r}]
+reads = [attempt(lambda p=p: open(p, "rb").read(1)) for p in paths]
+repo = sorted(os.listdir({str(REPO)!r}))
+uid = os.getuid()
+import importlib.util
+has_reference = importlib.util.find_spec("autograder") is not None
+usr_write = attempt(lambda: open("/usr/x", "w"))
+hwlib_write = attempt(lambda: open({str(REPO / "hwlib" / "x.py")!r}, "w"))
+reads, repo = ",".join(reads), ",".join(repo)  # plain values cross the boundary, lists do not
+'''
+    with worker(code) as w:
+        got = values(w, "reads", "repo", "uid", "has_reference", "usr_write", "hwlib_write")
+    assert "allowed" not in got["reads"].split(","), got
+    assert got["repo"] == "hwlib"
+    assert got["uid"] == 65534
+    assert got["has_reference"] is False
+    assert got["usr_write"] != "allowed" and got["hwlib_write"] != "allowed"
+
+
+def test_worker_has_no_network():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.setblocking(False)
+    port = server.getsockname()[1]
+    code = f'''
+import socket
+local = attempt(lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3))
+outside = attempt(lambda: socket.create_connection(("1.1.1.1", 53), timeout=3))
+dns = attempt(lambda: socket.getaddrinfo("pypi.org", 443))
+'''
+    with worker(code) as w:
+        got = values(w, "local", "outside", "dns")
+    assert all(v != "allowed" for v in got.values()), got
+    with pytest.raises(BlockingIOError):
+        server.accept()  # nothing reached the judge's machine
+    server.close()
+
+
+def test_worker_cannot_signal_the_judge_or_another_worker():
+    with worker("x = 1") as other:
+        values(other, "x")
+        outer = other._proc.pid
+        code = f'''
+import signal
+judge = attempt(lambda: os.kill({os.getpid()}, signal.SIGKILL))
+other_worker = attempt(lambda: os.kill({outer}, signal.SIGKILL))
+pidfd = attempt(lambda: signal.pidfd_send_signal(os.pidfd_open({os.getpid()}), signal.SIGKILL))
+group = attempt(lambda: os.killpg(0, 0))
+pids = ",".join(sorted(p for p in os.listdir("/proc") if p.isdigit()))
+'''
+        with worker(code) as w:
+            got = values(w, "judge", "other_worker", "pidfd", "pids")
+        assert got["judge"] != "allowed" and got["other_worker"] != "allowed", got
+        assert got["pidfd"] != "allowed", got
+        assert len(got["pids"].split(",")) <= 3, got  # only the sandbox's own processes
+        assert values(other, "x")["x"] == 1  # the other worker still answers
+
+
+def _sandbox_processes(marker: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_no_process_outlives_its_worker():
+    marker = f"HW_TEST_MARKER_{os.getpid()}_{time.time_ns()}"
+    code = '''
+import time
+def daemon():
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(300)
+        os._exit(0)
+forked = attempt(daemon)
+'''
+    client = WorkerClient([{"id": "prelude", "source": ATTEMPT}, {"id": "attack", "source": code}],
+                          {"HW_TEST_MARKER": marker}, Limits(), cell_seconds=60)
+    with client:
+        assert values(client, "forked")["forked"] == "allowed"
+        time.sleep(0.5)
+        assert _sandbox_processes(marker), "the test's marker does not find the sandbox"
+    time.sleep(0.5)
+    assert _sandbox_processes(marker) == []
+
+
+def test_limits_hold_and_the_judge_gets_its_answer():
+    code = '''
+def fill():
+    with open("/tmp/fill", "wb") as f:
+        for _ in range(2048):
+            f.write(b"x" * 2**20)
+disk = attempt(fill)
+memory = attempt(lambda: bytearray(64 * 2**30))
+def fork_bomb():
+    kids = []
+    for _ in range(10_000):
+        pid = os.fork()
+        if pid == 0:
+            import time; time.sleep(30); os._exit(0)
+        kids.append(pid)
+forks = attempt(fork_bomb)
+'''
+    with worker(code, tmp_mb=64) as w:
+        got = values(w, "disk", "memory", "forks")
+    assert got["memory"] == "MemoryError", got
+    assert got["disk"] != "allowed" and got["forks"] != "allowed", got
+
+
+def test_a_hung_or_dying_worker_is_killed_and_reported():
+    with WorkerClient([{"id": "a", "source": "def f(*a, **k):\n    while True: pass"}], {},
+                      Limits(), cell_seconds=3) as w:
+        from autograder.checks.student import Student
+
+        with pytest.raises(WorkerLost, match="no answer within 3 s"):
+            Student(w).call("f", {"kind": "mlp", "hidden": 2, "dtype": "float64"})
+    with WorkerClient([{"id": "a", "source": "import os\ndef f(*a, **k):\n    os._exit(3)"}], {},
+                      Limits(), cell_seconds=30) as w:
+        with pytest.raises(WorkerLost, match="exit code 3"):
+            Student(w).call("f", {"kind": "mlp", "hidden": 2, "dtype": "float64"})
+
+
+def test_grading_fails_closed_without_the_sandbox(tmp_path, monkeypatch, capsys):
+    import autograder.isolation as isolation
+    from autograder.__main__ import main
+
+    monkeypatch.setattr(isolation.shutil, "which", lambda name: None)
+    isolation.boundary_problem.cache_clear()
+    try:
+        (tmp_path / "subs" / "alice").mkdir(parents=True)
+        assert main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"),
+                     "--profile", "tiny"]) == 2
+        assert "refusing to grade" in capsys.readouterr().err
+        assert not (tmp_path / "out" / "grades.csv").exists()
+    finally:
+        isolation.boundary_problem.cache_clear()

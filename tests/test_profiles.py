@@ -1,0 +1,45 @@
+"""One table of grading profiles (autograder/profiles.py): the docs, the notebook's comments
+and the command line say the same as the table the judge reads."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from autograder.__main__ import build_parser
+from autograder.course import ASSIGNMENT, NOTEBOOK, REPO
+from autograder.profiles import PROFILES
+
+
+def _percent(tiers) -> str:
+    return " / ".join(f"{round(t * 100):d}" for t in tiers)
+
+
+def test_docs_profile_table_is_the_table():
+    text = (REPO / "docs" / "grading.md").read_text()
+    for p in PROFILES.values():
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{p.name}` |")), "")
+        assert row, f"docs/grading.md has no row for the {p.name} profile"
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == f"{p.steps} meta-steps × {p.meta_batch_size} tasks", row
+        assert cells[2] == f"{p.test_tasks} × {p.test_query} queries, {p.eval_inner_steps} test-time steps", row
+        assert cells[3].startswith(" / ".join(f"{t:.2f}" for t in p.tiers)), row
+        assert cells[4] == f"{p.cell_seconds} s / {p.notebook_seconds} s", row
+        assert cells[5] == f"{p.memory_mb} MB", row
+
+
+def test_notebook_comments_state_the_tiers_of_the_table():
+    for folder in ("solutions", "notebooks"):
+        nb = json.loads((REPO / folder / ASSIGNMENT / NOTEBOOK).read_text())
+        said = {m for c in nb["cells"] for m in re.findall(
+            r"tiers ([\d /]+) % with the GPU profile, ([\d /]+) % with the CPU one",
+            "".join(c["source"]))}
+        assert said == {(_percent(PROFILES["gpu"].tiers), _percent(PROFILES["cpu"].tiers))}, said
+
+
+def test_command_line_offers_exactly_the_profiles():
+    parser = build_parser()
+    for command in ("grade", "validate", "calibrate"):
+        action = next(a for a in parser._subparsers._group_actions[0].choices[command]._actions
+                      if "--profile" in a.option_strings)
+        assert sorted(action.choices) == sorted(PROFILES)
