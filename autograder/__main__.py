@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print only the JSON")
     p.set_defaults(func=_bench)
 
+    p = sub.add_parser("bench-isolation", help="grading time with and without the sandbox (JSON)")
+    p.add_argument("--profile", default="tiny", choices=list(PROFILES))
+    p.add_argument("--repeats", type=int, default=1)
+    p.set_defaults(func=_bench_isolation)
+
     p = sub.add_parser("calibrate", help="check a grading profile's tiers on the reference (JSON)")
     p.add_argument("--profile", default="cpu", choices=list(PROFILES))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -101,6 +106,12 @@ def _bench(args: argparse.Namespace) -> int:
                    args.omniglot_root, log=log)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0 if not any("error" in r for r in report["results"]) else 1
+
+
+def _bench_isolation(args: argparse.Namespace) -> int:
+    from .bench_isolation import main
+
+    return main(args.profile, args.repeats)
 
 
 def _calibrate(args: argparse.Namespace) -> int:

@@ -174,7 +174,7 @@ def bwrap_command(env: dict[str, str], limits: Limits, fds: tuple[int, int]) -> 
         args += _gpu_mounts()
     inside = {**env, "HOME": "/tmp", "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin",
               "PYTHONPATH": INSIDE_PACKAGES, "PYTHONDONTWRITEBYTECODE": "1",
-              "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/.matplotlib",
+              "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/.matplotlib", "HW_SANDBOXED": "1",
               "HW_REQUEST_FD": str(fds[0]), "HW_REPLY_FD": str(fds[1])}
     for k, v in sorted(inside.items()):
         args += ["--setenv", k, v]

@@ -193,3 +193,12 @@ def test_grading_fails_closed_without_the_sandbox(tmp_path, monkeypatch, capsys)
         assert not (tmp_path / "out" / "grades.csv").exists()
     finally:
         isolation.boundary_problem.cache_clear()
+
+
+def test_a_fork_that_returns_into_the_worker_never_answers_for_it():
+    """A child forked in a cell runs on in the worker's code: it must stop there, not read the
+    judge's requests or write answers of its own into the channel."""
+    with worker("child = os.fork()\ngrandchild = os.fork()") as w:
+        for _ in range(3):
+            got = values(w, "child", "grandchild")
+            assert got["child"] > 0 and got["grandchild"] > 0, got

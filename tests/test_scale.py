@@ -1,7 +1,7 @@
 """A whole class graded in one batch: 200 generated submissions, tiny profile, 2 jobs.
 
-Heavy — every notebook gets its own nbgrader process and sandboxed kernel, tens of seconds
-each —, so it is marked ``scale`` and run on purpose (not in the default run):
+Heavy — every notebook gets its own sandboxed worker and nbgrader's autograde and feedback,
+tens of seconds each —, so it is marked ``scale`` and run on purpose (not in the default run):
 ``OMNIGLOT_ROOT=../shared/data/omniglot python -m pytest -m scale -s``
 (``HW_SCALE_SUBMISSIONS=N`` changes the class size, ``HW_SCALE_REPORT=file.json`` keeps the
 throughput).  The class mixes good, buggy (autograder/mutants.py), adversarial
@@ -12,6 +12,7 @@ same folder must grade nobody again and change nothing.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -22,12 +23,34 @@ import pytest
 from autograder.course import ASSIGNMENT, NOTEBOOK, REPO
 from autograder.grade import grade
 from autograder.mutants import GRADE_IDS, MUTANTS, mutate_notebook
-from test_adversarial import ATTACKS, _with_attack
 
-#: adversarial cases in the class (cheap ones: no memory bomb, no infinite loop)
-CLASS_ATTACKS = ("sys-exit", "os-exit", "network", "read-hidden-tests", "write-gradebook",
-                 "patch-allclose", "patch-during-check", "drop-test-cells", "shadow-type",
-                 "nan-params", "wrong-shape")
+#: adversarial cases in the class (cheap ones): answer cell, code put after the honest answer,
+#: tests it deserves to lose
+CLASS_ATTACKS = {
+    "sys-exit": ("quiz_q16", "import sys\nsys.exit(1)", set()),
+    "network": ("quiz_q1", "import urllib.request\ntry:\n    urllib.request.urlopen("
+                "'http://example.com', timeout=3)\nexcept Exception:\n    pass", set()),
+    "read-hidden-tests": ("quiz_q1", f"try:\n    print(open({str(REPO / 'solutions')!r} + "
+                          "'/metalearning/metalearning.ipynb').read())\nexcept OSError:\n    pass",
+                          set()),
+    "patch-allclose": ("anil_adapt", "torch.allclose = lambda *a, **k: True", set()),
+    "nan-params": ("anil_adapt", "_honest = anil_adapt\ndef anil_adapt(*a, **k):\n"
+                   "    return {n: v * float('nan') for n, v in _honest(*a, **k).items()}",
+                   {"test_anil"}),
+    "wrong-shape": ("anil_adapt", "_honest = anil_adapt\ndef anil_adapt(*a, **k):\n"
+                    "    return {n: v.flatten() for n, v in _honest(*a, **k).items()}",
+                    {"test_anil"}),
+    "str-subclass": ("quiz_q1", "class S(str):\n    __eq__ = lambda s, o: True\n"
+                     "    __hash__ = str.__hash__\nanswer_q1 = S('a')", {"test_quiz_q1"}),
+}
+
+
+def _with_attack(solution: dict, cell_id: str, code: str) -> dict:
+    nb = copy.deepcopy(solution)
+    cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id")
+                == cell_id)
+    cell["source"] = "".join(cell["source"]) + "\n" + code
+    return nb
 
 
 def _points(notebook: dict) -> dict[str, float]:
@@ -42,9 +65,8 @@ def _kinds(solution: dict, blank: dict) -> dict[str, tuple[str, set[str] | None]
              "not-json": ("{ this is not a notebook", None), "empty": ("", None)}
     for m in MUTANTS:
         kinds[f"bug-{m.name}"] = (json.dumps(mutate_notebook(solution, m)), {GRADE_IDS[m.check]})
-    for name in CLASS_ATTACKS:
-        cell_id, code, where, lost, _ = ATTACKS[name]
-        kinds[f"attack-{name}"] = (json.dumps(_with_attack(solution, cell_id, code, where)), lost)
+    for name, (cell_id, code, lost) in CLASS_ATTACKS.items():
+        kinds[f"attack-{name}"] = (json.dumps(_with_attack(solution, cell_id, code)), lost)
     return kinds
 
 

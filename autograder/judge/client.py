@@ -49,9 +49,10 @@ class WorkerClient:
     cell_seconds: int
     isolated: bool = True
     deadline: float | None = None     # time.monotonic() after which the notebook is over
-    max_starts: int = 3
+    max_starts: int = 4
     notes: list[str] = field(default_factory=list)
     cell_errors: dict[str, str] = field(default_factory=dict)
+    killers: set = field(default_factory=set)    # cells that ended or hung a worker
     starts: int = 0
     startup_seconds: list[float] = field(default_factory=list)
     _proc: subprocess.Popen | None = None
@@ -97,10 +98,18 @@ class WorkerClient:
         return f"the grading process sent something that is not an answer ({e})"
 
     def _start(self) -> None:
+        """A fresh worker with the cells run in it (again without the cells that killed one)."""
+        t0 = time.perf_counter()
+        while True:
+            self._spawn()
+            if self._run_cells():
+                break
+        self.startup_seconds.append(time.perf_counter() - t0)
+
+    def _spawn(self) -> None:
         if self.starts >= self.max_starts:
             raise WorkerLost(f"the grading process was lost {self.starts} times; not started again")
         self.starts += 1
-        t0 = time.perf_counter()
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         inside = (req_r, rep_w)
@@ -117,15 +126,31 @@ class WorkerClient:
         os.close(rep_w)
         self._fds = (req_w, rep_r)
         threading.Thread(target=self._drain, args=(self._proc.stdout,), daemon=True).start()
-        self.startup_seconds.append(time.perf_counter() - t0)
-        reply = self.request({"op": "run_cells", "cells": self.cells,
-                              "cell_seconds": self.cell_seconds},
-                             seconds=self.cell_seconds * max(1, len(self.cells)) + 60)
-        if reply.error or not isinstance(reply.head.get("cells"), list):
-            self._lose(f"the cells could not be run: {reply.error}")
-        self.cell_errors = {str(c.get("id")): str(c.get("error"))[:500]
-                            for c in reply.head["cells"][:len(self.cells)]
-                            if isinstance(c, dict) and c.get("error")}
+
+    def _run_cells(self) -> bool:
+        """Run the cells one request each.  A cell that ends or hangs the worker (past its limit
+        plus a grace period: it ignored the alarm) fails alone: the worker is started again and
+        that cell is never run again.  False when that happened (start again)."""
+        for cell in self.cells:
+            cid = str(cell.get("id"))
+            if cid in self.killers:
+                continue
+            try:
+                reply = self.request({"op": "run_cells", "cells": [cell],
+                                      "cell_seconds": self.cell_seconds},
+                                     seconds=self.cell_seconds + 30)
+            except WorkerLost as e:
+                self.killers.add(cid)
+                self.cell_errors[cid] = f"this cell stopped the grading process ({e}); not run again"
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    raise
+                return False
+            outcome = (reply.head.get("cells") or [{}])[0]
+            if reply.error or not isinstance(outcome, dict):
+                self._lose(f"the cells could not be run: {reply.error}")
+            if outcome.get("error"):
+                self.cell_errors[cid] = str(outcome["error"])[:500]
+        return True
 
     def _drain(self, stream) -> None:
         """Keep the last 64 KiB of what the student's code printed (never parsed)."""

@@ -64,19 +64,25 @@ def worker_env(profile: Profile, extra: dict) -> dict:
     return env
 
 
-def write_verdicts(nb: dict, verdicts: dict, cell_errors: dict, tests) -> dict:
-    """The judge's outputs on the graded cells (and the worker's errors on answer cells)."""
+def explain(verdicts: dict, cell_errors: dict, tests) -> dict:
+    """A failure about a name that is not defined says what the student's cell raised."""
     related = {t.grade_id: t.answer_cells for t in tests}
+    out = dict(verdicts)
+    for gid, message in verdicts.items():
+        raised = [f"{a}: {cell_errors[a]}" for a in related.get(gid, []) if a in cell_errors]
+        if message and raised and ("not defined" in message or "undefined" in message):
+            out[gid] = message + " (your cell raised " + "; ".join(raised)[:400] + ")"
+    return out
+
+
+def write_verdicts(nb: dict, verdicts: dict, cell_errors: dict) -> dict:
+    """The judge's outputs on the graded cells (and the worker's errors on answer cells)."""
     for cell in nb["cells"]:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if cell.get("cell_type") != "code":
             continue
         cell["outputs"], cell["execution_count"] = [], None
         message = verdicts.get(gid) if gid in verdicts else cell_errors.get(gid)
-        if gid in verdicts and message:
-            raised = [f"{a}: {cell_errors[a]}" for a in related.get(gid, []) if a in cell_errors]
-            if raised and "not defined" in message or raised and "undefined" in message:
-                message += " (your cell raised " + "; ".join(raised)[:400] + ")"
         if message:
             text = plain_text(message)
             name = "CheckFailed" if gid in verdicts else "Error"
@@ -122,7 +128,8 @@ def grade_one(root: Path, student: str, notebook: Path | None, profile: Profile,
                          "ended or hung it)")
     row.notes += [f"refused or failed in cell {k}: {plain_text(v, 200)}"
                   for k, v in client.cell_errors.items() if _refusal(v)]
-    nb = write_verdicts(rebuilt.notebook, verdicts, client.cell_errors, tests)
+    verdicts = explain(verdicts, client.cell_errors, tests)
+    nb = write_verdicts(rebuilt.notebook, verdicts, client.cell_errors)
     if row.notes:
         nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {},
                                "source": "**Notes from the grader**\n\n" + "\n".join(

@@ -34,6 +34,47 @@ SUBSTITUTE_PRELUDE = ("from __future__ import annotations\nimport torch\nfrom to
                       "from hwlib.tasks import TaskBatch\n")
 
 
+MAIN_PID = os.getpid()
+
+
+def sweep() -> None:
+    """After each cell and call: a forked copy of this process stops here, and inside the
+    sandbox every other process of the student's (daemons, fork bombs) is killed — nothing
+    the student starts outlives the cell that started it."""
+    if os.getpid() != MAIN_PID:
+        os._exit(0)
+    if os.environ.get("HW_SANDBOXED") != "1":
+        return  # --no-isolation: the host's processes are not ours to kill
+    for _ in range(100):
+        others = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                  and int(p) not in (1, MAIN_PID)]
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+
+
+def warm_up() -> None:
+    """Do once, before student code, what torch does lazily on first use (an optimizer step
+    may need a temporary folder): a student who fills /tmp breaks nothing of the grader's."""
+    import tempfile
+
+    tempfile.gettempdir()
+    p = torch.zeros(2, requires_grad=True)
+    for opt in (torch.optim.SGD([p], lr=0.1), torch.optim.Adam([p], lr=0.1)):
+        (p * p).sum().backward()
+        opt.step()
+        opt.zero_grad()
+
+
 class CellTimeout(Exception):
     """A cell ran past its time limit."""
 
@@ -72,6 +113,7 @@ class Harness:
                 error = e
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            sweep()
             outcomes.append({"id": cell.get("id"), "error": describe(error) if error else None})
             sys.stdout.flush()
         return {"cells": outcomes}, {}
@@ -135,6 +177,7 @@ class Harness:
             return {"error": describe(e), "kind": "raised",
                     "where": _student_line(e)}, {}
         finally:
+            sweep()
             restore()
         out: dict = {}
         reply = {"result": self.encode(result, "r", out), "probes": {}}
@@ -226,6 +269,8 @@ class Harness:
                 return {"error": "raises NotImplementedError", "kind": "not_implemented"}, {}
             except BaseException as e:  # noqa: BLE001
                 return {"error": describe(e), "kind": "raised"}, {}
+            finally:
+                sweep()
             for n, p in phi.items():
                 out[f"phi{i}.{n}"] = p.detach().clone()
                 if isinstance(p.grad, torch.Tensor):
@@ -270,6 +315,7 @@ def serve(request_fd: int, reply_fd: int, harness: Harness) -> None:
 def main() -> None:
     request_fd, reply_fd = int(os.environ["HW_REQUEST_FD"]), int(os.environ["HW_REPLY_FD"])
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
+    warm_up()
     serve(request_fd, reply_fd, Harness())
 
 
