@@ -79,18 +79,43 @@ GRADE_IDS = {"inner_update": "test_inner_update", "outer_step": "test_outer_step
              "anil_adapt": "test_anil", "reptile_meta_gradient": "test_reptile"}
 
 
-def mutate_notebook(notebook: dict, mutant: Mutant) -> dict:
-    """A copy of the solution ``notebook`` (nbformat JSON) with ``mutant`` applied to the cell
-    that defines its function."""
+def mutate_notebook(notebook: dict, *entries) -> dict:
+    """A copy of the solution ``notebook`` (nbformat JSON) with each entry applied to the cell
+    that defines its function: a :class:`Mutant` edits it, an entry with a ``source`` (a bug
+    or a correct variant written as a student would, :mod:`autograder.student_code`) replaces
+    it."""
     import copy
 
     nb = copy.deepcopy(notebook)
-    for cell in nb["cells"]:
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        if cell["cell_type"] == "code" and f"def {mutant.function}(" in source:
-            cell["source"] = mutant.apply(source)
-            return nb
-    raise ValueError(f"no cell defines {mutant.function}")
+    for entry in entries:
+        for cell in nb["cells"]:
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            if cell["cell_type"] == "code" and f"def {entry.function}(" in source and \
+                    cell["metadata"].get("nbgrader", {}).get("solution"):
+                cell["source"] = entry.apply(source) if isinstance(entry, Mutant) else entry.source
+                break
+        else:
+            raise ValueError(f"no answer cell defines {entry.function}")
+    return nb
+
+
+def buckets(entries: list) -> list[list]:
+    """The entries split into groups with at most one per function: one notebook per group
+    (each function is graded alone, so each entry is judged by its own test)."""
+    groups: list[list] = []
+    for entry in entries:
+        group = next((g for g in groups if all(e.function != entry.function for e in g)), None)
+        if group is None:
+            groups.append(group := [])
+        group.append(entry)
+    return groups
+
+
+def all_bugs() -> list:
+    """The edits above and the bugs written as students write them."""
+    from .student_code import BUGS
+
+    return [*MUTANTS, *BUGS]
 
 
 def reference_source() -> str:

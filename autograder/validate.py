@@ -1,9 +1,12 @@
 """``python -m autograder validate``: proof that the graded tests work.
 
-Grades, through the real nbgrader pipeline: the instructor solution (must get full marks), the
+Grades, through the real ``grade`` pipeline: the instructor solution (must get full marks), the
 blank student release (must get zero on every graded cell) and, with ``--mutants``, every
-known student bug of :mod:`autograder.mutants` (each must lose the test meant for it, with a
-message naming the cause).  Prints a table and returns whether everything held.
+known student bug (:mod:`autograder.mutants`, :mod:`autograder.student_code`: each must lose
+the test meant for it, with a message naming the cause) and every correct answer written
+differently (each must get full marks).  Bugs of different functions share a notebook (each
+function is graded alone), so a few notebooks hold them all.  Prints a table and returns
+whether everything held.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from .course import ASSIGNMENT, NOTEBOOK, REPO, release
 from .grade import Row, grade
-from .mutants import GRADE_IDS, MUTANTS, mutate_notebook
+from .mutants import GRADE_IDS, all_bugs, buckets, mutate_notebook
 
 
 @dataclass
@@ -24,6 +27,7 @@ class Verdict:
     row: Row
     ok: bool
     expectation: str
+    said: str = ""      # the message of the test meant to catch a bug
 
 
 def build_submissions(folder: Path, mutants: bool) -> None:
@@ -32,7 +36,12 @@ def build_submissions(folder: Path, mutants: bool) -> None:
     blank = release(folder / "_release")
     entries = {"solution": solution, "blank": json.loads(blank.read_text())}
     if mutants:
-        entries.update({f"mutant-{m.name}": mutate_notebook(solution, m) for m in MUTANTS})
+        from .student_code import VARIANTS
+
+        for i, group in enumerate(buckets(all_bugs()), 1):
+            entries[f"bugs-{i}"] = mutate_notebook(solution, *group)
+        for i, group in enumerate(buckets(list(VARIANTS)), 1):
+            entries[f"variants-{i}"] = mutate_notebook(solution, *group)
     for name, nb in entries.items():
         (folder / "submissions" / name).mkdir(parents=True)
         (folder / "submissions" / name / NOTEBOOK).write_text(json.dumps(nb, indent=1))
@@ -47,15 +56,23 @@ def judge(rows: list[Row]) -> list[Verdict]:
     verdicts.append(Verdict("blank", blank, blank.score == 0 and all(
         s == 0 for s, _ in blank.tests.values()) and len(blank.tests) > 0,
         "zero on every graded cell"))
-    for m in MUTANTS:
-        row = by_name.get(f"mutant-{m.name}")
-        if row is None:
-            continue
-        test = GRADE_IDS[m.check]
-        lost = row.tests.get(test, (1, 1))[0] == 0
-        named = m.message in row.messages.get(test, "")
-        verdicts.append(Verdict(f"mutant-{m.name}", row, lost and named,
-                                f"fails {test} naming '{m.message}'"))
+    if any(name.startswith("bugs-") for name in by_name):
+        from .student_code import VARIANTS
+
+        for i, group in enumerate(buckets(all_bugs()), 1):
+            row = by_name[f"bugs-{i}"]
+            for m in group:
+                test = GRADE_IDS[m.check]
+                lost = row.tests.get(test, (1, 1))[0] == 0
+                named = m.message in row.messages.get(test, "")
+                verdicts.append(Verdict(f"bug {m.name}", row, lost and named,
+                                        f"fails {test} naming '{m.message}'",
+                                        row.messages.get(test, "")))
+        for i, group in enumerate(buckets(list(VARIANTS)), 1):
+            row = by_name[f"variants-{i}"]
+            for v in group:
+                verdicts.append(Verdict(f"correct {v.name}", row, row.score == row.max_score > 0,
+                                        "full marks"))
     return verdicts
 
 
@@ -70,5 +87,6 @@ def validate(profile: str = "tiny", mutants: bool = False, out: Path | None = No
         print(f"\n{'submission':<36} {'score':>12}  {'expected':<52} ok")
         for v in verdicts:
             print(f"{v.name:<36} {v.row.score:5.1f} / {v.row.max_score:<5.1f}  "
-                  f"{v.expectation:<52} {'yes' if v.ok else 'NO'}")
+                  f"{v.expectation:<52} {'yes' if v.ok else 'NO'}"
+                  + (f"\n{'':<38}→ {v.said[:160]}" if v.said else ""))
     return verdicts

@@ -2,8 +2,9 @@
 
 from .accuracy import check_accuracy_tier, tier_results, train_and_evaluate
 from .common import check_answer
-from .gradients import (check_anil_adapt, check_fomaml_meta_loss, check_inner_update,
-                        check_maml_meta_loss, check_outer_step, check_reptile_meta_gradient)
+from .gradients import (check_anil_adapt, check_inner_update, check_outer_step,
+                        check_reptile_meta_gradient)
+from .meta_loss import check_fomaml_meta_loss, check_maml_meta_loss
 from .student import CheckFailed, Student
 
 __all__ = ["CheckFailed", "Student", "check_answer", "check_accuracy_tier", "tier_results",

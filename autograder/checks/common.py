@@ -18,19 +18,45 @@ from .student import CheckFailed, Opaque, fail
 ALPHA = 0.05
 MLP_SPEC = {"kind": "mlp", "hidden": 6, "dtype": "float64"}
 
-__all__ = ["ALPHA", "MLP_SPEC", "CheckFailed", "fail", "tiny_problem", "check_params_dict",
+__all__ = ["ALPHA", "MLP_SPEC", "CONV_SPEC", "grading_alpha", "tiny_classification", "CheckFailed", "fail", "tiny_problem", "check_params_dict",
            "check_answer", "close", "max_diff", "scaled", "combine", "finite_difference",
            "leaf", "returned_loss"]
 
 
-def tiny_problem(tasks: int = 3, seed: int = 0, hidden: int = 6):
-    """A float64 1-6-6-1 MLP and a meta-batch of sine tasks: small enough for finite
-    differences.  ``seed`` (drawn by the judge for each grading) picks φ and the tasks."""
-    model = MLP(hidden=hidden).double()
+CONV_SPEC = {"kind": "conv4", "n_way": 3, "hidden": 2, "image_size": 16, "dtype": "float64"}
+
+
+def grading_alpha(seed: int) -> float:
+    """α of one grading: drawn from the seed, never a value students hard-code."""
+    return round(0.03 + 0.04 * ((seed * 7919) % 1000) / 1000, 4) + 0.0003
+
+
+def tiny_problem(tasks: int = 3, seed: int = 0, hidden: int = 6, dtype=torch.float64,
+                 k_shot: int = 4, q_query: int = 7):
+    """A 1-6-6-1 MLP and a meta-batch of sine tasks (support and query of different sizes):
+    small enough for finite differences.  ``seed`` (drawn by the judge for each grading)
+    picks φ and the tasks."""
+    model = MLP(hidden=hidden).to(dtype)
+    phi = {k: v.to(dtype).detach().requires_grad_(True) for k, v in init_params(model, seed).items()}
+    b = SinusoidSampler(k_shot=k_shot, q_query=q_query, seed=seed).sample(tasks)
+    return model, phi, TaskBatch(*(t.to(dtype) for t in (b.x_support, b.y_support, b.x_query,
+                                                          b.y_query)))
+
+
+def tiny_classification(tasks: int = 3, seed: int = 0):
+    """A float64 3-way Conv4 (2 channels, 16×16 images) and tasks whose labels are shuffled
+    (not 0, 0, 1, 1, …): catches code that assumes the order of the labels."""
+    from hwlib.models import Conv4
+
+    model = Conv4(3, hidden=2, image_size=16).double()
     phi = {k: v.double().detach().requires_grad_(True) for k, v in init_params(model, seed).items()}
-    b = SinusoidSampler(k_shot=5, q_query=5, seed=seed).sample(tasks)
-    return model, phi, TaskBatch(*(t.double() for t in (b.x_support, b.y_support, b.x_query,
-                                                         b.y_query)))
+    gen = torch.Generator().manual_seed(seed + 11)
+    parts = []
+    for n in (6, 9):  # 2 support and 3 query drawings of each of the 3 classes
+        y = torch.stack([torch.arange(n) % 3 for _ in range(tasks)])
+        y = torch.stack([row[torch.randperm(n, generator=gen)] for row in y])
+        parts += [torch.randn(tasks, n, 1, 16, 16, generator=gen, dtype=torch.float64), y]
+    return model, phi, TaskBatch(*parts)
 
 
 def check_answer(name: str, value: object, expected: object, hint: str) -> None:

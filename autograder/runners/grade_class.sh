@@ -4,7 +4,8 @@
 #
 #   autograder/runners/grade_class.sh SUBMISSIONS/ OUT/ [SHARDS] [PROFILE]
 #
-# Re-submitting after a failure re-grades only the students without a result.
+# Re-submitting after a failure re-grades only the students without a result.  The nodes need
+# bubblewrap (the grading sandbox; `grade` refuses to grade without it, see docs/grading.md).
 set -euo pipefail
 subs=$(realpath "$1"); out=$(realpath -m "$2"); shards=${3:-8}; profile=${4:-gpu}
 here=$(cd "$(dirname "$0")" && pwd)

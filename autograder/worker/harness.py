@@ -135,7 +135,8 @@ class Harness:
         if key not in self.models:
             from hwlib.models import MLP, Conv4
 
-            m = MLP(hidden=spec["hidden"]) if spec["kind"] == "mlp" else Conv4(spec["n_way"])
+            m = MLP(hidden=spec["hidden"]) if spec["kind"] == "mlp" else Conv4(
+                spec["n_way"], hidden=spec.get("hidden", 64), image_size=spec.get("image_size", 28))
             self.models[key] = m.to(getattr(torch, spec["dtype"])).to(spec.get("device", "cpu"))
         return self.models[key]
 
