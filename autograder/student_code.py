@@ -8,9 +8,6 @@ hidden checks (:mod:`autograder.checks`) are both sharp and fair:
 * :data:`BUGS` — wrong answers.  ``check_<bug.check>`` must reject each one with a
   :class:`~autograder.checks.CheckFailed` whose message contains ``bug.message``, a phrase that
   names the cause ("wrong sign", "summed", "in place", …).
-* :data:`UNNAMED` — wrong answers that the checks reject, but with a message that does not name
-  the cause (only "differs … by up to", "On a meta-batch … returned …", or a misleading cause);
-  ``message`` is ``""``.  They are listed so that the diagnosis can be extended later.
 * :data:`VARIANTS` — correct answers written differently from the reference; all six checks
   must pass with each of them in place of the reference function.
 
@@ -623,9 +620,10 @@ BUGS: list[Bug] = [
 ]
 
 
-#: Wrong answers the checks reject with a message that does not name the cause.
-UNNAMED: list[Bug] = [
-    Bug("maml-one-step-too-many", "maml_meta_loss", "maml_meta_loss", "", _MAML + '''\
+#: Found by writing the bugs above: first caught only with a message that did not name the
+#: cause; the diagnosis now names them too.
+BUGS += [
+    Bug("maml-one-step-too-many", "maml_meta_loss", "maml_meta_loss", "one step too many", _MAML + '''\
     losses = []
     for task in batch:
         theta = phi
@@ -635,7 +633,7 @@ UNNAMED: list[Bug] = [
         losses.append(task_loss(model, theta, task.x_query, task.y_query))
     return torch.stack(losses).mean()
 '''),
-    Bug("maml-averaged-twice", "maml_meta_loss", "maml_meta_loss", "", _MAML + '''\
+    Bug("maml-averaged-twice", "maml_meta_loss", "maml_meta_loss", "too small", _MAML + '''\
     losses = []
     for task in batch:
         theta = phi
@@ -645,14 +643,14 @@ UNNAMED: list[Bug] = [
         losses.append(task_loss(model, theta, task.x_query, task.y_query) / len(batch))
     return torch.stack(losses).mean()
 '''),
-    Bug("outer-backward-twice", "outer_step", "outer_step", "", _OUTER + '''\
+    Bug("outer-backward-twice", "outer_step", "outer_step", "back-propagates the meta-loss twice", _OUTER + '''\
     optimizer.zero_grad()
     meta_loss.backward(retain_graph=True)
     meta_loss.backward()   # make sure the gradients are there
     optimizer.step()
     return meta_loss.item()
 '''),
-    Bug("reptile-support-then-query", "reptile_meta_gradient", "reptile_meta_gradient", "",
+    Bug("reptile-support-then-query", "reptile_meta_gradient", "reptile_meta_gradient", "support ∪ query together",
         _REPTILE + '''\
     direction = {k: torch.zeros_like(v) for k, v in phi.items()}
     losses = []
@@ -666,7 +664,7 @@ UNNAMED: list[Bug] = [
         losses.append(task_loss(model, theta, task.x_query, task.y_query).detach())
     return direction, torch.stack(losses).mean()
 '''),
-    Bug("reptile-divided-by-alpha", "reptile_meta_gradient", "reptile_meta_gradient", "",
+    Bug("reptile-divided-by-alpha", "reptile_meta_gradient", "reptile_meta_gradient", "divided by α",
         _REPTILE + '''\
     direction = {k: torch.zeros_like(v) for k, v in phi.items()}
     losses = []

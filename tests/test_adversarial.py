@@ -359,7 +359,7 @@ def test_no_attack_buys_a_point_or_hurts_anyone(tmp_path, grading_data):
     (canary / "precious.txt").write_text("ORIGINAL")
     write_submissions(tmp_path / "subs", tmp_path, canary, token)
     try:
-        rows = grade(tmp_path / "subs", out, "tiny", cell_timeout=60, notebook_timeout=240,
+        rows = grade(tmp_path / "subs", out, "tiny", cell_timeout=20, notebook_timeout=240,
                      progress=False, jobs=2)
     finally:  # clean up after the attacks whatever happened, then report
         for _ in range(20):  # the grader's teardown may take a moment

@@ -1,23 +1,37 @@
-"""The hidden checks pass the reference and catch every known bug with a message naming it."""
+"""The hidden checks are sharp and fair, run directly (in-process, the same harness as a worker).
+
+* the reference passes; a blank function fails with "not implemented";
+* every known bug — one-token edits of the reference (autograder/mutants.py) and whole
+  functions written as students write them (autograder/student_code.py) — is caught by the
+  check meant for it, with its cause named, on two different gradings (seeds);
+* every correct answer written differently passes all six checks (no false positive);
+* no message or hint holds a control character (LaTeX in a plain string: ``\\t`` in ``\\theta``).
+"""
 
 from __future__ import annotations
+
+import unicodedata
+import warnings
 
 import pytest
 
 import autograder.checks as checks
+from autograder.judge.submission import SOURCE
+from autograder.judge.verdicts import catalogue
 from autograder.mutants import MUTANTS, mutated_namespace
 from autograder.reference import inner_loop as reference
+from autograder.student_code import BUGS, FUNCTIONS, VARIANTS, namespace_with
 
-GRADED = ["inner_update", "outer_step", "maml_meta_loss", "fomaml_meta_loss", "anil_adapt",
-          "reptile_meta_gradient"]
+SEEDS = (0, 5)
+MESSAGES: list[str] = []
 
 
-@pytest.mark.parametrize("name", GRADED)
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_reference_passes(name):
-    getattr(checks, f"check_{name}")(getattr(reference, name))
+    getattr(checks, f"check_{name}")(getattr(reference, name), seed=3)
 
 
-@pytest.mark.parametrize("name", GRADED)
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_not_implemented_fails_clearly(name):
     def blank(*args, **kwargs):
         raise NotImplementedError()
@@ -31,6 +45,42 @@ def test_each_known_bug_is_caught_with_its_cause(mutant):
     with pytest.raises(checks.CheckFailed) as err:
         getattr(checks, f"check_{mutant.check}")(namespace[mutant.check])
     assert mutant.message in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=lambda b: b.name)
+def test_each_bug_written_by_a_student_is_caught_with_its_cause(bug):
+    namespace = namespace_with(bug)
+    for seed in SEEDS:
+        with pytest.raises(checks.CheckFailed) as err:
+            getattr(checks, f"check_{bug.check}")(namespace[bug.check], seed=seed)
+        assert bug.message in str(err.value), str(err.value)
+        MESSAGES.append(str(err.value))
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
+def test_each_correct_answer_written_differently_gets_full_marks(variant):
+    namespace = namespace_with(variant)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # e.g. float() of a tensor that requires grad warns
+        for seed in SEEDS:
+            for name in FUNCTIONS:
+                getattr(checks, f"check_{name}")(namespace[name], seed=seed)
+
+
+def test_the_catalogue_is_large_enough():
+    assert len(MUTANTS) + len(BUGS) >= 30 and len(VARIANTS) >= 10
+    assert {b.function for b in BUGS} == set(FUNCTIONS) == {v.function for v in VARIANTS}
+
+
+def _control(text: str) -> list[str]:
+    return [repr(c) for c in text if unicodedata.category(c) == "Cc" and c != "\n"]
+
+
+def test_no_message_or_hint_holds_a_control_character():
+    hints = [t.args[2] for t in catalogue(SOURCE) if t.check == "check_answer"]
+    assert hints and all(isinstance(h, str) for h in hints)
+    for text in hints + MESSAGES:
+        assert not _control(text), (text, _control(text))
 
 
 def test_wrong_types_are_reported():

@@ -66,7 +66,7 @@ def meta_loss_variant(model, phi, batch: TaskBatch, alpha: float, steps: int = 1
         losses.append(task_loss(model, theta, *sets(task, score_on)))
     stacked = torch.stack(losses)
     return {"mean": stacked.mean(), "sum": stacked.sum(), "first": stacked[0],
-            "last": stacked[-1]}[reduce].item()
+            "last": stacked[-1], "mean/B": stacked.mean() / len(losses)}[reduce].item()
 
 
 def meta_loss_family(model, phi, batch: TaskBatch, alpha: float, steps: int
@@ -79,6 +79,8 @@ def meta_loss_family(model, phi, batch: TaskBatch, alpha: float, steps: int
     family = [
         (f"it is {B}× too large: the task losses are summed over the meta-batch instead of "
          "averaged", v(reduce="sum")),
+        (f"it is {B}× too small: each task loss is divided by B and then averaged again",
+         v(reduce="mean/B")),
         ("only the last task counts: the loss is overwritten in the loop over tasks instead "
          "of collected", v(reduce="last")),
         ("only the first task counts: the average is over one task", v(reduce="first")),
@@ -97,11 +99,12 @@ def meta_loss_family(model, phi, batch: TaskBatch, alpha: float, steps: int
         family.append(("the support inputs are used with the query labels", v(adapt_on="mixed")))
     family += [(f"α is hard-coded to {a:g} instead of the alpha argument", v(alpha=a))
                for a in HARD_CODED if abs(a - alpha) > 1e-12]
+    family.append((f"it takes {steps + 1} inner steps instead of `steps` = {steps} (the loop "
+                   "runs one step too many)", v(steps=steps + 1)))
     if steps > 1:
         family += [
             (f"it takes 1 inner step whatever `steps` is (asked for {steps})", v(steps=1)),
             (f"it takes {steps - 1} inner steps instead of `steps` = {steps}", v(steps=steps - 1)),
-            (f"it takes {steps + 1} inner steps instead of `steps` = {steps}", v(steps=steps + 1)),
             ("the gradient is computed once at φ and reused for every inner step: recompute "
              "∇l at the current θ in each step", v(grad_once=True)),
         ]

@@ -137,7 +137,12 @@ def check_outer_step(outer_step, seed: int = 0) -> None:
              "meta_loss.backward() → optimizer.step() (clearing the gradients between "
              "backward() and step(), or never calling backward() or step(), leaves φ as it was).")
     if close(now[0], twice[0]):
-        fail("outer_step moved φ by two optimizer steps: call optimizer.step() once.")
+        grad = {k: tensors.get(f"grad0.{k}") for k in phi}
+        doubled = all(t is not None for t in grad.values()) and close(
+            grad, {k: (phi[k].detach() - want[0][k]) * 2 / lr for k in phi})
+        fail("outer_step back-propagates the meta-loss twice (the gradient in .grad is doubled): "
+             "call meta_loss.backward() once." if doubled else
+             "outer_step moved φ by two optimizer steps: call optimizer.step() once.")
     if not close(now[0], want[0]):
         fail(example_params("outer_step", now[0], want[0],
                             f"one SGD step (lr {lr}) on a given meta-loss; φ after the step"))
@@ -204,7 +209,13 @@ def _reptile_direction(model, phi, batch: TaskBatch, alpha: float, steps: int,
     out = {k: torch.zeros_like(v) for k, v in phi.items()}
     tasks = list(batch) if reduce != "last" else [batch[len(batch) - 1]]
     for task in tasks:
-        theta = adapt(model, leaf(phi), *sets(task, on), alpha, steps, create_graph=False)
+        if on == "support, then query":
+            theta = adapt(model, leaf(phi), *sets(task, "support"), alpha, steps,
+                          create_graph=False)
+            theta = adapt(model, leaf(theta), *sets(task, "query"), alpha, steps,
+                          create_graph=False)
+        else:
+            theta = adapt(model, leaf(phi), *sets(task, on), alpha, steps, create_graph=False)
         for k in out:
             out[k] += (phi[k] - theta[k]).detach() / (1 if reduce == "sum" else len(tasks))
     return out
@@ -239,7 +250,11 @@ def check_reptile_meta_gradient(reptile_meta_gradient, seed: int = 0) -> None:
               ("`steps` is hard-coded to 5 (the default) instead of the argument", d(steps=5)),
               ("only the last task counts: the direction is overwritten in the loop over tasks",
                d(reduce="last")),
-              ("the inner learning rate α is missing", d(alpha=1.0))]
+              ("the inner learning rate α is missing", d(alpha=1.0)),
+              ("θ̂ takes `steps` steps on the support set and then `steps` more on the query "
+               "set: take them on support ∪ query together", d(on="support, then query")),
+              ("the direction is divided by α: return φ − θ̂ itself (the outer step size ε "
+               "scales it)", lambda: scaled(want, 1 / alpha))]
     cause = closest_params(direction, family)
     fail(f"reptile_meta_gradient is wrong: {cause}." if cause else example_params(
         "reptile_meta_gradient", direction, want,

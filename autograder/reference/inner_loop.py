@@ -22,7 +22,13 @@ def inner_update(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Ten
 
 
 def outer_step(optimizer: torch.optim.Optimizer, meta_loss: torch.Tensor) -> float:
-    """The outer update: clear old gradients, back-propagate the meta-loss, step φ."""
+    """The outer update: one optimizer step on the gradient of this meta-loss.
+
+    Contract (what is graded): when it returns, φ has taken exactly one ``optimizer.step()``
+    on ∇φ of ``meta_loss`` alone — gradients left from earlier calls must not add in (clear
+    them before ``backward()``, or after ``step()``; ``zero_grad()`` or ``p.grad = None``) —
+    and the meta-loss is returned as a Python float.  What ``.grad`` holds afterwards is not
+    graded."""
     optimizer.zero_grad()
     meta_loss.backward()
     optimizer.step()
