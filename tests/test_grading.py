@@ -1,8 +1,9 @@
-"""End to end through the real nbgrader pipeline (tiny grading profile).
+"""End to end through the real ``grade`` pipeline (tiny grading profile).
 
 Proof that the tests work: the solution gets full marks, the blank release gets zero on every
-graded cell, and every known student bug (autograder/mutants.py) loses the test meant for it
-with a message naming the cause.  Broken submissions still get a row.
+graded cell, every known student bug (autograder/mutants.py, autograder/student_code.py) loses
+the test meant for it with a message naming the cause, and every correct answer written
+differently gets full marks.  Broken submissions still get a row.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 
 from autograder.course import ASSIGNMENT, NOTEBOOK
 from autograder.grade import grade
-from autograder.mutants import MUTANTS
+from autograder.mutants import all_bugs
+from autograder.student_code import VARIANTS
 from autograder.validate import validate
 
 
@@ -23,16 +25,16 @@ def test_solution_full_blank_zero_and_every_bug_caught(tmp_path, grading_data, c
     verdicts = validate("tiny", mutants=True, out=tmp_path / "course", progress=True, jobs=2)
     table = capsys.readouterr().out
     print(table)
-    assert {v.name for v in verdicts} == {"solution", "blank"} | {f"mutant-{m.name}" for m in MUTANTS}
+    assert {v.name for v in verdicts} == {"solution", "blank"} | {
+        f"bug {m.name}" for m in all_bugs()} | {f"correct {v.name}" for v in VARIANTS}
     failed = [(v.name, v.expectation, v.row.score, v.row.messages) for v in verdicts if not v.ok]
     assert not failed, table + "\n" + repr(failed)
     course = tmp_path / "course"
     assert (course / "feedback" / "solution" / ASSIGNMENT / "metalearning.html").is_file()
     rows = list(csv.DictReader(open(course / "grades.csv")))
-    assert len(rows) == len(verdicts) and {r["student"] for r in rows} == {v.name for v in verdicts}
+    assert {r["student"] for r in rows} == {v.row.student for v in verdicts}
     failures = list(csv.DictReader(open(course / "failures.csv")))
-    assert any(r["student"] == "mutant-grads-not-reset" and "zero_grad" in r["message"]
-               for r in failures)
+    assert any(r["test"] == "test_outer_step" and "zero_grad" in r["message"] for r in failures)
 
 
 def test_broken_submissions_still_get_a_row(tmp_path, grading_data):
