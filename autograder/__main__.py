@@ -121,7 +121,10 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     report = calibrate(args.profile, args.seeds, args.margin, args.curve)
     print(json.dumps(report))
-    return 0 if report["reference_reaches_every_tier"] and report["baseline_below_maml_tier"] else 1
+    controls = report["controls"]
+    return 0 if (report["reference_reaches_every_tier"] and report["baseline_below_maml_tier"]
+                 and controls["phi_never_moves_fails_tier1"]
+                 and controls["zero_meta_gradient_fails_tier1"]) else 1
 
 
 def _release(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import torch
 from hwlib.device import default_device
 from hwlib.models import Conv4
 
-from .checks.accuracy import ALPHA, train_and_evaluate
+from .checks.accuracy import ALPHA, tier_results, train_and_evaluate
 from .profiles import PROFILES
 from .reference.fast import meta_gradient, pretrain_loss
 
@@ -62,4 +62,25 @@ def calibrate(profile_name: str, seeds: Sequence[int], margin: float = 0.01,
     return {"profile": profile_name, "tiers": profile.tiers, "steps": profile.steps,
             "meta_batch_size": profile.meta_batch_size, "margin": margin, "runs": runs,
             "reference_reaches_every_tier": min(maml) >= profile.tiers[-1] + margin,
-            "baseline_below_maml_tier": max(base) < profile.tiers[2]}
+            "baseline_below_maml_tier": max(base) < profile.tiers[2],
+            "controls": controls(profile)}
+
+
+def _zero_meta_loss(model, phi, batch, alpha, steps=1):
+    """A student's MAML whose meta-gradient is zero."""
+    return 0 * sum(p.sum() for p in phi.values())
+
+
+def controls(profile) -> dict:
+    """What must fail tier 1: φ that never moves (its accuracy after the test-time steps) and a
+    zero meta-gradient through the grading path (the spot checks name it)."""
+    def never_moves(phi, batch):
+        return {k: torch.zeros_like(v) for k, v in phi.items()}, 0.0
+
+    still = train_and_evaluate(never_moves, profile).mean
+    zero = tier_results(_zero_meta_loss, profile, seed=0)
+    zero_accuracy = zero if isinstance(zero, str) else round(zero.mean, 4)
+    return {"phi_never_moves_accuracy": round(still, 4),
+            "phi_never_moves_fails_tier1": still < profile.tiers[0],
+            "zero_meta_gradient": zero_accuracy,
+            "zero_meta_gradient_fails_tier1": isinstance(zero, str) or zero.mean < profile.tiers[0]}

@@ -11,8 +11,10 @@ hidden test in feedback.  ``CASES``: ``name: (base, answer cell, code, where, de
   without solution markers); the attack goes ``"before"``/``"after"`` that of one cell.
   Deserved 33 minus the points of the tests whose answer it breaks (episode_sizes 1,
   inner_update 2, outer_step 1, maml_gradient 3, tiers 1 each, fomaml 2, anil 2, reptile 2,
-  quiz 1 each).  ``(low, high)`` where the exact score is the grader's design choice (the worker
-  killed inside a graded function, an endless cell, a fork bomb).
+  quiz 1 each).  A cell that kills or hangs the worker fails alone (it is not run again); a
+  graded function that kills it fails its own test.  ``(low, high)`` only for the fork bomb:
+  whether it takes its worker down with it (then its cell, holding an answer, is not run again)
+  depends on the machine's load.
 * ``message``: None, a substring expected (any case) in the row's status, messages or notes,
   or ``ANY``: there must be some message or note (or a status other than "graded").
 
@@ -249,7 +251,7 @@ for d in (".", "/tmp", "@CANARY@", "@TMP@/out"):
         except OSError as e:
             print(d, name, e)''', "after", 33, None),
     "fork-bomb": ("solution", "quiz_q16", "import os\nwhile True:\n    os.fork()", "after",
-                  (0, 33), ANY),
+                  (32, 33), ANY),  # 32 when the bomb took the worker down (the cell is not rerun)
     # ---- leaving things behind -----------------------------------------------------------------
     "fill-disk": ("solution", "quiz_q13", r'''for path in ("/tmp/", "./", "@CANARY@/"):
     try:
@@ -271,7 +273,7 @@ if os.fork() == 0:  # a grandchild in a session of its own outlives the cell
     finally:
         os._exit(0)
 os.wait()''', "after", 33, None),
-    "infinite-loop": ("solution", "quiz_q2", "while True:\n    pass", "before", (0, 32), ANY),
+    "infinite-loop": ("solution", "quiz_q2", "while True:\n    pass", "before", 32, "CellTimeout"),
     "swallow-timeout": ("blank", "quiz_q4", r'''import time
 while True:  # whatever the grader raises to stop this cell, catch it (held to the notebook limit)
     try:
@@ -280,10 +282,10 @@ while True:  # whatever the grader raises to stop this cell, catch it (held to t
         pass''', "replace", 0, None),
     # ---- crashing the worker -------------------------------------------------------------------
     "os-exit-in-function": ("solution", "anil_adapt", "import os\ndef anil_adapt(*args, **kw):\n"
-                            "    os._exit(0)", "after", (0, 31), ANY),
+                            "    os._exit(0)", "after", 31, "stopped the grading process"),
     "abort-in-function": ("solution", "reptile_meta_gradient", "import os\n"
                           "def reptile_meta_gradient(*args, **kw):\n    os.abort()", "after",
-                          (0, 31), ANY),
+                          31, "stopped the grading process"),
     "segfault": ("blank", "quiz_q1", "import ctypes\nctypes.string_at(0)", "replace", 0, None),
     "memory-bomb": ("blank", "ex_episode_sizes", "hoard = bytearray(64 * 2**30)\n"
                     "n_support = n_query = len(hoard)", "replace", 0, None),
@@ -292,7 +294,7 @@ sys.setrecursionlimit(10**6)
 def outer_step(optimizer, meta_loss):
     def down(n):  # through C (max, map): a stack overflow, not a RecursionError
         return 1 + max(map(down, [n + 1]))
-    return down(0)''', "after", (0, 32), ANY),
+    return down(0)''', "after", 32, "stopped the grading process"),
     # ---- allowed, and harmless -----------------------------------------------------------------
     "huge-print": ("solution", "quiz_q11", "print('x' * 100_000_000)", "after", 33, None),
     "print-history": ("solution", "quiz_q10", r'''import sys

@@ -61,3 +61,6 @@ def test_calibrate_reports_every_run_and_both_verdicts(synthetic_env, monkeypatc
     assert all(set(r["curve"]) == {3, 6} and 0 <= r["accuracy"] <= 1 for r in report["runs"])
     maml = min(r["accuracy"] for r in report["runs"] if r["method"] == "maml")
     assert report["reference_reaches_every_tier"] == (maml >= TINY.tiers[-1] + 0.01)
+    controls = report["controls"]
+    assert controls["zero_meta_gradient_fails_tier1"] and "is not MAML's" in controls["zero_meta_gradient"]
+    assert 0 <= controls["phi_never_moves_accuracy"] <= 1

@@ -130,7 +130,7 @@ def check_outer_step(outer_step, seed: int = 0) -> None:
                                    {k: g[k] + previous[k] for k in g}, -lr))
         previous, at = g, leaf(want[-1])
         now.append({k: tensors.get(f"phi{i}.{k}") for k in phi})
-    if any(t is None for t in now[0].values()):
+    if any(t is None for step in now for t in step.values()):
         fail("outer_step: φ could not be read back after the call.")
     if close(now[0], phi):
         fail("outer_step did not change φ: the order must be optimizer.zero_grad() → "

@@ -146,8 +146,8 @@ def _error(fn: str, head: dict) -> str | None:
     return f"{fn} raised {error}{where}"
 
 
-def _decode(spec, tensors: dict, subclassed: list, path: str):
-    if not isinstance(spec, dict):
+def _decode(spec, tensors: dict, subclassed: list, path: str, depth: int = 0):
+    if not isinstance(spec, dict) or depth > 4:
         return Opaque("malformed")
     if "tensor" in spec:
         t = tensors.get(spec["tensor"])
@@ -160,10 +160,11 @@ def _decode(spec, tensors: dict, subclassed: list, path: str):
         v = spec["value"]
         return v if type(v) in (str, int, float, bool) or v is None else Opaque("malformed")
     if "dict" in spec and isinstance(spec["dict"], dict):
-        return {str(k): _decode(v, tensors, subclassed, f"{path}[{k!r}]")
+        return {str(k): _decode(v, tensors, subclassed, f"{path}[{k!r}]", depth + 1)
                 for k, v in spec["dict"].items()}
     if "seq" in spec and isinstance(spec["seq"], list):
-        items = [_decode(v, tensors, subclassed, f"{path}[{i}]") for i, v in enumerate(spec["seq"])]
+        items = [_decode(v, tensors, subclassed, f"{path}[{i}]", depth + 1)
+                 for i, v in enumerate(spec["seq"])]
         return tuple(items) if spec.get("cls") == "tuple" else items
     return Opaque(str(spec.get("type"))[:80])
 
@@ -171,7 +172,8 @@ def _decode(spec, tensors: dict, subclassed: list, path: str):
 def _decode_probe(spec: dict, tensors: dict) -> dict:
     if "grads" in spec:
         n = len(str(spec["grads"])) + 1
+        none = spec.get("none")
         return {"grads": {k[n:]: v for k, v in tensors.items()
                           if k.startswith(str(spec["grads"]) + ".")},
-                "none": list(spec.get("none") or [])}
+                "none": [x for x in none if isinstance(x, str)] if isinstance(none, list) else []}
     return dict(spec)

@@ -21,7 +21,7 @@ import torch
 from autograder.isolation import Cgroups, Limits, bwrap_command, limit_child, plain_command
 from autograder.worker.channel import ChannelError, encode, receive, write_all
 
-MAX_REPLY = 512 << 20
+MAX_REPLY = 64 << 20   # the largest honest reply (a Conv4 meta-gradient) is < 1 MB
 
 
 class WorkerLost(RuntimeError):
@@ -145,7 +145,8 @@ class WorkerClient:
                 if self.deadline is not None and time.monotonic() >= self.deadline:
                     raise
                 return False
-            outcome = (reply.head.get("cells") or [{}])[0]
+            cells = reply.head.get("cells")
+            outcome = cells[0] if isinstance(cells, list) and cells else None
             if reply.error or not isinstance(outcome, dict):
                 self._lose(f"the cells could not be run: {reply.error}")
             if outcome.get("error"):

@@ -102,6 +102,11 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                 verdicts[test.grade_id] = f"your code stopped the grading process during this test: {e}"
                 if name == "check_accuracy_tier":
                     tiers = verdicts[test.grade_id]
+            except Exception as e:  # noqa: BLE001 - hostile data the checks could not use
+                verdicts[test.grade_id] = ("the grading process answered with data the judge "
+                                           f"could not use ({type(e).__name__}: {str(e)[:200]})")
+                if name == "check_accuracy_tier":
+                    tiers = verdicts[test.grade_id]
     return verdicts
 
 

@@ -39,7 +39,7 @@ def decode(header: bytes, payload: bytes) -> tuple[dict, dict[str, torch.Tensor]
     """Parse a frame's parts; raise :class:`ChannelError` for anything but JSON and plain tensors."""
     try:
         head = json.loads(header.decode())
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ChannelError(f"header is not JSON: {e}") from None
     if not isinstance(head, dict):
         raise ChannelError("header is not a JSON object")
