@@ -64,3 +64,15 @@ def test_calibrate_reports_every_run_and_both_verdicts(synthetic_env, monkeypatc
     controls = report["controls"]
     assert controls["zero_meta_gradient_fails_tier1"] and "is not MAML's" in controls["zero_meta_gradient"]
     assert 0 <= controls["phi_never_moves_accuracy"] <= 1
+
+
+def test_honest_but_wrong_meta_gradients_are_graded_by_their_accuracy(synthetic_env):
+    """The spot checks stop fabricated meta-gradients, not honest bugs: a first-order or summed
+    MAML (which lose test_maml_gradient) still train φ and are scored on their accuracy."""
+    from autograder.reference import fomaml_meta_loss
+
+    def summed(model, phi, batch, alpha, steps=1):
+        return maml_meta_loss(model, phi, batch, alpha, steps) * len(batch)
+
+    for fn in (fomaml_meta_loss, summed):
+        assert not isinstance(tier_results(fn, TINY, seed=1), str)

@@ -4,8 +4,8 @@
 fixed meta-test tasks and the evaluation all stay in the judge.  At each meta-step the judge
 sends φ and the meta-batch to the worker and gets back only ∇φ of the student's
 ``maml_meta_loss`` (α = 0.4, one inner step); at a few meta-steps the worker cannot tell apart
-(drawn from the grading seed) that meta-gradient is compared with the reference's on the same
-φ and tasks.  The trained φ is then scored on the fixed meta-test tasks by the judge's own
+(drawn from the grading seed) that meta-gradient must point like MAML's or a common
+variant's on the same φ and tasks.  The trained φ is then scored on the fixed meta-test tasks by the judge's own
 (reference) adaptation: weights pasted into a notebook buy nothing.
 """
 
@@ -30,11 +30,12 @@ from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.splits import omniglot_splits
 from hwlib.tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
+from .diagnose import meta_loss_tensor
 from .student import MODEL, P, CheckFailed, Student, fail
 
 ALPHA = 0.4
 SPOT_CHECKS = 3
-MIN_COSINE = 0.5  # a first-order or scaled meta-gradient passes; an unrelated one does not
+MIN_COSINE = 0.5  # against MAML's or a common variant's (HONEST): unrelated ones fail
 MetaGradient = Callable[[dict, TaskBatch], tuple[dict, float]]
 
 
@@ -68,17 +69,38 @@ def student_meta_gradient(student: Student, device: torch.device, seed: int,
     return meta_gradient
 
 
+#: meta-objectives an honest (possibly buggy) maml_meta_loss may differentiate: a spot-checked
+#: meta-gradient must point like one of them (a fabricated one, e.g. towards pasted weights,
+#: points like none); the bugs themselves cost test_maml_gradient, not the tiers
+HONEST = {"MAML": {}, "first-order MAML": {"create_graph": False},
+          "support and query swapped": {"adapt_on": "query", "score_on": "support"},
+          "adapted and scored on the query set": {"adapt_on": "query"},
+          "scored on the support set": {"score_on": "support"},
+          "no inner loop": {"steps": 0}, "a wrong-sign inner step": {"alpha": -ALPHA}}
+
+
+def _cosine(a: dict, b: list, names: list) -> float:
+    x = torch.cat([a[k].flatten() for k in names])
+    y = torch.cat([g.flatten() for g in b])
+    return (x @ y / (x.norm() * y.norm() + 1e-30)).item()
+
+
 def _spot_check(phi: dict, batch: TaskBatch, grads: dict, step: int) -> None:
+    """The returned meta-gradient points like the meta-gradient of MAML or of one of its
+    common variants (cosine similarity ≥ ``MIN_COSINE``) on the same φ and tasks."""
     model = Conv4(5).to(next(iter(phi.values())).device)
-    at = {k: v.detach().clone().requires_grad_(True) for k, v in phi.items()}
-    want = torch.autograd.grad(ref.maml_meta_loss(model, at, batch, ALPHA), list(at.values()))
-    a = torch.cat([grads[k].flatten() for k in at])
-    b = torch.cat([g.flatten() for g in want])
-    cosine = (a @ b / (a.norm() * b.norm() + 1e-30)).item()
-    if not cosine >= MIN_COSINE:
-        fail(f"the meta-gradient your maml_meta_loss returned at meta-step {step} is not MAML's "
-             f"(cosine similarity {cosine:.2f} with the reference meta-gradient on the same φ "
-             "and tasks): the tiers grade φ trained with your meta-gradient.")
+    names = list(phi)
+    cosines = {}
+    for label, variant in HONEST.items():
+        at = {k: v.detach().clone().requires_grad_(True) for k, v in phi.items()}
+        options = dict(variant)
+        loss = meta_loss_tensor(model, at, batch, options.pop("alpha", ALPHA), **options)
+        cosines[label] = _cosine(grads, torch.autograd.grad(loss, [at[k] for k in names]), names)
+        if cosines[label] >= MIN_COSINE:
+            return
+    fail(f"the meta-gradient your maml_meta_loss returned at meta-step {step} is not MAML's, nor "
+         f"that of any common variant of it (cosine similarity {cosines['MAML']:.2f} with MAML's "
+         "on the same φ and tasks): the tiers grade φ trained with your meta-gradient.")
 
 
 def train_and_evaluate(meta_gradient: MetaGradient | None, profile: Profile,

@@ -54,19 +54,26 @@ def adapt(model, phi: Mapping[str, torch.Tensor], x, y, alpha: float, steps: int
     return theta
 
 
-def meta_loss_variant(model, phi, batch: TaskBatch, alpha: float, steps: int = 1,
-                      adapt_on: str = "support", score_on: str = "query", reduce: str = "mean",
-                      grad_once: bool = False) -> float:
-    """The MAML meta-loss, or one of its common wrong versions, as a float."""
-    at = leaf(phi)
+def meta_loss_tensor(model, at: Mapping[str, torch.Tensor], batch: TaskBatch, alpha: float,
+                     steps: int = 1, adapt_on: str = "support", score_on: str = "query",
+                     reduce: str = "mean", grad_once: bool = False,
+                     create_graph: bool = True) -> torch.Tensor:
+    """The MAML meta-loss of the parameters ``at``, or one of its common wrong versions
+    (``create_graph=False``: first-order MAML's)."""
     losses = []
     for task in batch:
         x, y = sets(task, adapt_on)
-        theta = adapt(model, at, x, y, alpha, steps, grad_once)
+        theta = adapt(model, at, x, y, alpha, steps, grad_once, create_graph=create_graph)
         losses.append(task_loss(model, theta, *sets(task, score_on)))
     stacked = torch.stack(losses)
     return {"mean": stacked.mean(), "sum": stacked.sum(), "first": stacked[0],
-            "last": stacked[-1], "mean/B": stacked.mean() / len(losses)}[reduce].item()
+            "last": stacked[-1], "mean/B": stacked.mean() / len(losses)}[reduce]
+
+
+def meta_loss_variant(model, phi, batch: TaskBatch, alpha: float, steps: int = 1,
+                      **variant) -> float:
+    """:func:`meta_loss_tensor` at φ, as a float."""
+    return meta_loss_tensor(model, leaf(phi), batch, alpha, steps, **variant).item()
 
 
 def meta_loss_family(model, phi, batch: TaskBatch, alpha: float, steps: int
