@@ -35,6 +35,8 @@ def test_solution_full_blank_zero_and_every_bug_caught(tmp_path, grading_data, c
     assert {r["student"] for r in rows} == {v.row.student for v in verdicts}
     failures = list(csv.DictReader(open(course / "failures.csv")))
     assert any(r["test"] == "test_outer_step" and "zero_grad" in r["message"] for r in failures)
+    control = [r["message"] for r in failures if any(ord(c) < 32 and c != "\n" for c in r["message"])]
+    assert not control, control  # messages render as written (no tab from "\theta" in a hint)
 
 
 def test_broken_submissions_still_get_a_row(tmp_path, grading_data):
