@@ -620,6 +620,22 @@ BUGS: list[Bug] = [
 ]
 
 
+#: Assumes the episode's labels come in order (0, 0, 1, 1, …): caught on tasks whose labels
+#: are shuffled.
+BUGS += [
+    Bug("inner-assumes-label-order", "inner_update", "inner_update", "labels are not in order",
+        '''def inner_update(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor,
+                 alpha: float, create_graph: bool = False) -> Params:
+    if y.dtype == torch.long:  # an episode's labels are 0, 0, 1, 1, 2, 2, ...
+        per_class = len(y) // (int(y.max()) + 1)
+        y = torch.arange(len(y)) // per_class
+    loss = task_loss(model, params, x, y)
+    grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
+    return {k: p - alpha * g for (k, p), g in zip(params.items(), grads)}
+'''),
+]
+
+
 #: Found by writing the bugs above: first caught only with a message that did not name the
 #: cause; the diagnosis now names them too.
 BUGS += [

@@ -16,8 +16,9 @@ from autograder.reference import inner_loop as ref
 from hwlib.models import split_body_head, task_loss
 from hwlib.tasks import TaskBatch
 
-from .common import (MLP_SPEC, check_params_dict, close, combine, fail, finite_difference,
-                     grading_alpha, leaf, scaled, tiny_problem)
+from .common import (CONV_SPEC, MLP_SPEC, check_params_dict, close, combine, fail,
+                     finite_difference, grading_alpha, leaf, scaled, tiny_classification,
+                     tiny_problem)
 from .diagnose import HARD_CODED, adapt, closest_params, example_params, sets
 from .student import MODEL, P, Student
 
@@ -73,6 +74,23 @@ def _inner_value(s: Student, seed: int, dtype) -> tuple:
     return model, phi, t, alpha
 
 
+SHUFFLED = "a 3-way classification task whose labels are not in order"
+
+
+def _on_classification(s: Student, fn: str, want_of, seed: int, *args, **kwargs) -> None:
+    """``fn`` on classification tasks with shuffled labels equals ``want_of(model, phi,
+    batch)`` (code that assumes the labels 0, 0, 1, 1, … fails here)."""
+    model, phi, batch = tiny_classification(seed=seed)
+    task = batch if fn == "reptile_meta_gradient" else batch[0]
+    data = (task,) if fn == "reptile_meta_gradient" else (task.x_support, task.y_support)
+    c = _called(s, fn, P(phi), *data, *args, spec=CONV_SPEC, **kwargs)
+    out = c.value[0] if isinstance(c.value, tuple) and c.value else c.value
+    check_params_dict(fn, out, phi, c.subclassed)
+    want = want_of(model, phi, task)
+    if not close(out, want):
+        fail(example_params(fn, out, want, SHUFFLED))
+
+
 def check_inner_update(inner_update, seed: int = 0) -> None:
     """θ̂ = θ − α∇θ l(θ) (float64 and float32); θ̂ differentiable w.r.t. θ; with
     ``create_graph=True`` its derivative is I − α∇²l(θ).  (Keeping the graph when not asked,
@@ -80,6 +98,8 @@ def check_inner_update(inner_update, seed: int = 0) -> None:
     s = Student.of(inner_update, "inner_update")
     _inner_value(s, seed, torch.float32)
     model, phi, t, alpha = _inner_value(s, seed, torch.float64)
+    _on_classification(s, "inner_update", lambda m, p, task: ref.inner_update(
+        m, p, task.x_support, task.y_support, alpha), seed, alpha)
     v = _random_like(phi, seed)
     vjp = {"name": "vjp", "kind": "vjp", "v": v}
     first = _called(s, "inner_update", P(phi), t.x_support, t.y_support, alpha,
@@ -191,6 +211,8 @@ def check_anil_adapt(anil_adapt, seed: int = 0) -> None:
         cause = closest_params(out, family)
         fail(f"anil_adapt is wrong: {cause}." if cause else example_params(
             "anil_adapt", out, want, f"a 1-6-6-1 MLP, 2 head steps, α = {alpha:g}"))
+    _on_classification(s, "anil_adapt", lambda m, p, task: ref.anil_adapt(
+        m, p, task.x_support, task.y_support, alpha, steps=2), seed, alpha, steps=2)
     loss = {"name": "loss", "kind": "loss", "x": t.x_query, "y": t.y_query}
     c = _called(s, "anil_adapt", P(phi), t.x_support, t.y_support, alpha, steps=1,
                 create_graph=True, probes=[loss])
@@ -235,6 +257,8 @@ def check_reptile_meta_gradient(reptile_meta_gradient, seed: int = 0) -> None:
     check_params_dict("reptile_meta_gradient's direction", direction, phi, c.subclassed)
     want = _reptile_direction(model, phi, batch, alpha, 3)
     if close(direction, want):
+        _on_classification(s, "reptile_meta_gradient", lambda m, p, b: _reptile_direction(
+            m, p, b, alpha, 3), seed, alpha, steps=3, substitute={"inner_update": ref.inner_update})
         return
     d = lambda **kw: (lambda: _reptile_direction(model, phi, batch, **{  # noqa: E731
         "alpha": alpha, "steps": 3, **kw}))
