@@ -2,7 +2,7 @@
 
 * the reference passes; a blank function fails with "not implemented";
 * every known bug — one-token edits of the reference (autograder/mutants.py) and whole
-  functions written as students write them (autograder/student_code.py) — is caught by the
+  functions written as students write them (autograder/student_code/) — is caught by the
   check meant for it, with its cause named, on two different gradings (seeds);
 * every correct answer written differently passes all six checks (no false positive);
 * no message or hint holds a control character (LaTeX in a plain string: ``\\t`` in ``\\theta``).

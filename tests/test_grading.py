@@ -1,7 +1,7 @@
 """End to end through the real ``grade`` pipeline (tiny grading profile).
 
 Proof that the tests work: the solution gets full marks, the blank release gets zero on every
-graded cell, every known student bug (autograder/mutants.py, autograder/student_code.py) loses
+graded cell, every known student bug (autograder/mutants.py, autograder/student_code/) loses
 the test meant for it with a message naming the cause, and every correct answer written
 differently gets full marks.  Broken submissions still get a row.
 """
