@@ -10,6 +10,9 @@ SHA-256 and the profile).  Everything else is derived from those files:
 * ``--shard i/n`` grades students ``i, i+n, i+2n, ...`` of the sorted list — a deterministic
   slice, so n runners (a GitHub Actions matrix, a Slurm job array) split a class without a
   scheduler, and :func:`merge` combines their ``<out>`` folders;
+* each worker judges its students one by one and has nbgrader record them
+  :data:`RECORD_EVERY` at a time (one ``autograde`` and one ``generate_feedback`` call: most of
+  nbgrader's cost is its start-up);
 * a student whose result file exists for the same notebook bytes and profile is not graded
   again: re-running a crashed batch resumes, re-running a finished one changes nothing;
 * each grading draws a fresh seed for the judge's inputs (recorded in the result; a
@@ -34,11 +37,15 @@ from hwlib.progress import progress_bar
 
 from .course import ensure_template, make_workspace
 from .gradebook import TEMPLATE
-from .judge.submission import grade_one
+from .judge.submission import judge_one, record
 from .profiles import PROFILES, Profile
 from .results import (RESULTS, Row, find_submissions, load_result, notebook_digest, row_of,
                       save_result)
 
+
+#: judged notebooks recorded by one nbgrader call (a crash loses at most these: they are
+#: graded again on the next run, as results are written after nbgrader recorded them)
+RECORD_EVERY = 8
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -101,15 +108,33 @@ def _warm_data_cache() -> None:
         pass  # the notebooks will say so in their own cells
 
 
-def _safe_grade_one(root: Path, student: str, notebook, profile: Profile, seed: int,
+def _safe_judge_one(root: Path, student: str, notebook, profile: Profile, seed: int,
                     isolated: bool, env: dict) -> Row:
-    """:func:`grade_one`, with any failure of the grader itself turned into the row."""
+    """:func:`judge_one`, with any failure of the grader itself turned into the row."""
     try:
-        return grade_one(root, student, notebook, profile, seed, isolated, env)
+        return judge_one(root, student, notebook, profile, seed, isolated, env)
     except Exception as e:  # noqa: BLE001 - one submission never stops the batch
         last = traceback.format_exception_only(type(e), e)[-1].strip()
         return Row(student, status=f"not graded: the grader failed on it ({last[:300]})",
                    seed=seed, isolation="bubblewrap" if isolated else "none")
+
+
+def _record_and_save(root: Path, out: Path, rows: list[Row], digests: dict, profile: str,
+                     report: Callable[[Row], None]) -> None:
+    """nbgrader records the judged rows (one start-up for all), then each student's outputs
+    and result file are written to ``out`` and the workspace is cleared of them."""
+    try:
+        record(root, rows)
+    except Exception as e:  # noqa: BLE001 - the rows say so; the batch goes on
+        last = traceback.format_exception_only(type(e), e)[-1].strip()
+        for row in rows:
+            row.status = f"not graded: nbgrader could not record it ({last[:300]})"
+    for row in rows:
+        _copy_outputs(root, out, row.student)
+        save_result(out, row, digests[row.student], profile)
+        for kind in ("submitted", "autograded", "feedback"):
+            shutil.rmtree(root / kind / row.student, ignore_errors=True)
+        report(row)
 
 
 def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
@@ -146,21 +171,28 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
     limits = replace(PROFILES[profile], cell_seconds=cell_timeout or PROFILES[profile].cell_seconds,
                      notebook_seconds=notebook_timeout or PROFILES[profile].notebook_seconds)
 
+    def report(row: Row) -> None:
+        with done:
+            log(row)
+            bar.update(1)
+
     def worker(k: int, root: Path) -> None:
         try:
             make_workspace(root, template)
+            pending: list[Row] = []
             while True:
                 try:
                     s = todo.get_nowait()
                 except queue.Empty:
+                    s = None
+                if s is not None:
+                    pending.append(_safe_judge_one(root, s, found[s], limits, seeds[s],
+                                                   isolated, {**_gpu_env(k), **thread_env}))
+                if pending and (s is None or len(pending) >= RECORD_EVERY):
+                    _record_and_save(root, out, pending, digests, profile, report)
+                    pending = []
+                if s is None:
                     return
-                row = _safe_grade_one(root, s, found[s], limits, seeds[s], isolated,
-                                      {**_gpu_env(k), **thread_env})
-                _copy_outputs(root, out, s)
-                save_result(out, row, digests[s], profile)
-                with done:
-                    log(row)
-                    bar.update(1)
         except BaseException as e:  # noqa: BLE001 - reported after the other workers finish
             errors.append(e)
 

@@ -6,7 +6,7 @@ meta-training step (sample a meta-batch on the device, meta-gradient, Adam step)
 * ``fast``   — the reference path (:mod:`autograder.reference.fast`: the whole meta-batch at
   once, grouped convolutions, per-task BatchNorm in one call);
 * ``loop``   — a plain per-task Python loop (the course's sample-code style; the reference
-  answers of :mod:`autograder.reference.inner_loop`);
+  answers of :mod:`autograder.reference.answers`);
 * ``higher`` — the ``higher`` library's differentiable inner loop, one task at a time.
 
 Each measurement runs in a fresh Python process (so peak memory is its own), after one warm-up

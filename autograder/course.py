@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hwlib.cache import atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "autograder" / "nbgrader_config.py"
 ASSIGNMENT = "metalearning"
@@ -100,7 +102,7 @@ def _stamp_source(released: Path) -> None:
     notebook), so a stale ``notebooks/`` shows in its diff even when only hidden tests changed."""
     nb = json.loads(released.read_text())
     nb["metadata"]["hw_release"] = {"source_sha256": source_sha256()}
-    released.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(released, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def make_workspace(root: Path, template: Path | None = None) -> Path:
@@ -108,7 +110,7 @@ def make_workspace(root: Path, template: Path | None = None) -> Path:
     (copied from ``template``, made by :func:`ensure_template`, when given: nbgrader's
     ``generate_assignment`` takes ~10 s).  Nothing in it is ever visible to a worker."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "nbgrader_config.py").write_text(
+    atomic_write_text(root / "nbgrader_config.py",
         f"c = get_config()\nload_subconfig({str(CONFIG)!r})\n"
         f"c.CourseDirectory.root = {str(root.resolve())!r}\n"
         f"c.CourseDirectory.source_directory = {str(REPO / 'solutions')!r}\n"
@@ -166,7 +168,7 @@ def submit(root: Path, student: str, notebook: dict) -> Path:
     if dest.parent.exists():
         shutil.rmtree(dest.parent)
     dest.parent.mkdir(parents=True)
-    dest.write_text(json.dumps(notebook, indent=1))
+    atomic_write_text(dest, json.dumps(notebook, indent=1))
     return dest
 
 

@@ -13,6 +13,8 @@ import json
 import shutil
 from pathlib import Path
 
+from hwlib.cache import atomic_write_text
+
 from .course import ASSIGNMENT, NOTEBOOK, ensure_template, make_workspace
 from .results import RESULTS, Row, load_result, row_of, write_reports
 
@@ -64,7 +66,7 @@ def merge(out: Path, shards: list[Path]) -> list[Row]:
             seen[student] = result
             if shard.resolve() != out.resolve():
                 (out / RESULTS).mkdir(exist_ok=True)
-                shutil.copyfile(f, out / RESULTS / f.name)
+                atomic_write_text(out / RESULTS / f.name, f.read_text())
                 for kind in ("autograded", "feedback"):
                     src = shard / kind / student
                     if src.exists():

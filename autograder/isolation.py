@@ -6,8 +6,10 @@ A worker runs as ``bwrap … python -m hw_worker.harness`` with
   namespaces), **mount**, **pid**, **network** (loopback only, down), **IPC**, **UTS** and
   **cgroup** namespaces, in a new session, killed when the judge goes (``--die-with-parent``);
 * an **allow-listed, read-only** file system: the system (``/usr``, the loader's ``/etc``
-  files), the Python installation, ``hwlib/`` of this repository, :mod:`autograder.worker`
-  (as ``hw_worker``) and the Omniglot data and cache.  ``solutions/``, the rest of
+  files), the Python installation, the judge's own ``hwlib`` and :mod:`autograder.worker`
+  (as ``hwlib`` and ``hw_worker`` in one folder on the worker's ``PYTHONPATH``: the worker
+  imports the very hwlib the judge runs, however hwlib is installed on the host) and the
+  Omniglot data and cache.  ``solutions/``, the rest of
   ``autograder/``, gradebooks, submissions and results are simply not there;
 * one writable place, ``/tmp`` (a tmpfs of ``tmp_mb``, also the working folder);
 * limits: address space (CPU only — CUDA needs a large virtual space), file size, no core
@@ -34,9 +36,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import hwlib
+
 REPO = Path(__file__).resolve().parents[1]
 WORKER_PACKAGE = REPO / "autograder" / "worker"
-INSIDE_PACKAGES = "/opt/hw"           # hw_worker is mounted below this folder
+INSIDE_PACKAGES = "/opt/hw"           # hw_worker and hwlib are mounted below this folder
+HWLIB_PACKAGE = Path(hwlib.__file__).resolve().parent  # the judge's hwlib
 SANDBOX_UID = 65534
 PROCESSES = 512                       # threads count too (torch's thread pool)
 
@@ -147,7 +152,7 @@ def _gpu_mounts() -> list[str]:
 
 def data_folders() -> list[str]:
     """Omniglot and its preprocessed cache: read-only inside (the judge warms the cache)."""
-    from hwlib.omniglot import resolve_cache_dir
+    from hwlib.cache import resolve_cache_dir
 
     found = [os.environ.get("OMNIGLOT_ROOT", ""), str(resolve_cache_dir())]
     return [os.path.realpath(p) for p in found if p and os.path.isdir(p)]
@@ -164,7 +169,7 @@ def bwrap_command(env: dict[str, str], limits: Limits, fds: tuple[int, int]) -> 
             *_system_mounts()]
     for p in _python_paths():
         args += ["--ro-bind", p, p]
-    args += ["--ro-bind", str(REPO / "hwlib"), str(REPO / "hwlib"),
+    args += ["--ro-bind", str(HWLIB_PACKAGE), f"{INSIDE_PACKAGES}/hwlib",
              "--ro-bind", str(WORKER_PACKAGE), f"{INSIDE_PACKAGES}/hw_worker",
              "--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_mb << 20),
              "--tmpfs", "/tmp"]
@@ -184,7 +189,7 @@ def bwrap_command(env: dict[str, str], limits: Limits, fds: tuple[int, int]) -> 
 def plain_command(env: dict[str, str], fds: tuple[int, int]) -> tuple[list[str], dict]:
     """``--no-isolation``: the same harness in a plain child process (trusted notebooks only)."""
     full = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(REPO / "autograder"),
-                                                                  str(REPO)]),
+                                                                  str(HWLIB_PACKAGE.parent)]),
             "HW_REQUEST_FD": str(fds[0]), "HW_REPLY_FD": str(fds[1]), "MPLBACKEND": "Agg"}
     return [sys.executable, "-m", "worker.harness"], full
 

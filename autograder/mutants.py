@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
-from autograder.reference import inner_loop
+from autograder.reference import answers
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def all_bugs() -> list:
 
 
 def reference_source() -> str:
-    return inspect.getsource(inner_loop)
+    return inspect.getsource(answers)
 
 
 def mutated_namespace(mutant: Mutant) -> dict:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
+
+from hwlib.cache import atomic_write, atomic_write_text
 
 from .course import ASSIGNMENT, NOTEBOOK
 
@@ -87,10 +87,7 @@ def save_result(out: Path, row: Row, digest: str, profile: str) -> None:
     folder = out / RESULTS
     folder.mkdir(parents=True, exist_ok=True)
     data = {**asdict(row), "notebook_sha256": digest, "profile": profile}
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, folder / f"{row.student}.json")
+    atomic_write_text(folder / f"{row.student}.json", json.dumps(data, indent=1, sort_keys=True))
 
 
 def row_of(result: dict) -> Row:
@@ -104,7 +101,7 @@ def row_of(result: dict) -> Row:
 def write_reports(root: Path, rows: list[Row]) -> None:
     """``grades.csv`` (one row per student) and ``failures.csv`` (one row per lost test)."""
     tests = sorted({t for r in rows for t in r.tests})
-    with open(root / "grades.csv", "w", newline="") as f:
+    with atomic_write(root / "grades.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["student", "score", "max_score", "status", "seconds", "isolation", "seed",
                     "notes", *tests])
@@ -112,7 +109,7 @@ def write_reports(root: Path, rows: list[Row]) -> None:
             w.writerow([r.student, r.score, r.max_score, r.status, r.seconds, r.isolation,
                         r.seed, " | ".join(r.notes),
                         *[r.tests.get(t, (0.0, 0.0))[0] for t in tests]])
-    with open(root / "failures.csv", "w", newline="") as f:
+    with atomic_write(root / "failures.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["student", "test", "score", "max_score", "message"])
         for r in rows:

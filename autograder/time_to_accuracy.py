@@ -67,7 +67,7 @@ def time_to_accuracy(spec: RunSpec, target: float, eval_every_s: float,
 
 def plot(reports: list[dict], out: str) -> str:
     """The accuracy-vs-wall-time figure of several reports (one line per algorithm)."""
-    from hwlib.plots import plot_accuracy_vs_time
+    from hwlib.plots import plot_accuracy_vs_time, save_figure
 
     curves = {r["algo"]: [(p["train_seconds"], p["accuracy"], p["ci95"]) for p in r["curve"]]
               for r in reports}
@@ -75,8 +75,7 @@ def plot(reports: list[dict], out: str) -> str:
     title = (f"{r['config']['n_way']}-way {r['config']['k_shot']}-shot Omniglot, {r['device']}, "
              f"{r['threads']} threads")
     fig = plot_accuracy_vs_time(curves, title, targets=sorted({r["target"] for r in reports}))
-    fig.savefig(out, dpi=150, bbox_inches="tight")
-    return out
+    return save_figure(fig, out)
 
 
 def plot_main(args: argparse.Namespace) -> int:

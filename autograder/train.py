@@ -17,14 +17,13 @@ from typing import Optional
 import torch
 
 from hwlib.device import default_device, keep_cpu_memory_mapped
-from hwlib.evaluate import EvalResult, evaluate
+from hwlib.evaluate import EvalResult
 from hwlib.models import Conv4, init_params
 from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.splits import omniglot_splits
 from hwlib.tasks import EpisodeSampler, FixedTaskSet
 
 from .reference import ALGORITHMS, make_learner
-from .reference.fast import evaluate_tasks
 
 # Hyper-parameters of each reference algorithm: α inner lr, inner steps in training and at test
 # time (test-time adaptation may take more steps than training did), η meta lr, outer optimizer.
@@ -112,12 +111,10 @@ def prepare(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] 
 
 
 def test_accuracy(spec: RunSpec, s: Setup, progress: bool = False) -> EvalResult:
-    """Adapt φ on each fixed meta-test task (``eval_inner_steps``) and score its query set."""
-    if spec.impl == "fast":  # the same adaptation, all tasks of a batch at once
-        return evaluate_tasks(s.model, s.phi, s.test, spec.inner_lr, spec.eval_inner_steps,
-                              head_only=spec.algo == "anil", device=s.device)
-    return evaluate(s.model, s.phi, s.learner.adapt, s.test, spec.eval_inner_steps,
-                    device=s.device, progress=progress)
+    """Adapt φ on each fixed meta-test task (``eval_inner_steps``, the learner's α) and score
+    its query set (the learner's own evaluation: batched on the fast path)."""
+    return s.learner.evaluate(s.phi, s.test, spec.eval_inner_steps, device=s.device,
+                              progress=progress)
 
 
 def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = None,
@@ -140,6 +137,7 @@ def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = No
         "train_seconds": round(result.train_seconds, 1),
         "eval_seconds": round(done - t_eval, 1), "wall_seconds": round(done - started, 1),
         "tasks_per_second": round(result.tasks_per_second, 2),
+        "alpha": result.alpha, "meta_lr": result.meta_lr,
         "final_train_loss": round(result.history.train[-1]["loss"], 4),
         "validation": result.history.val, "device": describe(s.device),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "config": asdict(spec),

@@ -16,6 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hwlib.cache import atomic_write_text
+
 from .course import ASSIGNMENT, NOTEBOOK, REPO, release
 from .grade import Row, grade
 from .mutants import GRADE_IDS, all_bugs, buckets, mutate_notebook
@@ -44,7 +46,7 @@ def build_submissions(folder: Path, mutants: bool) -> None:
             entries[f"variants-{i}"] = mutate_notebook(solution, *group)
     for name, nb in entries.items():
         (folder / "submissions" / name).mkdir(parents=True)
-        (folder / "submissions" / name / NOTEBOOK).write_text(json.dumps(nb, indent=1))
+        atomic_write_text(folder / "submissions" / name / NOTEBOOK, json.dumps(nb, indent=1))
 
 
 def judge(rows: list[Row]) -> list[Verdict]:

@@ -7,15 +7,17 @@ meta-learning skeleton (:mod:`~hwlib.learner`, :mod:`~hwlib.outer_loop`,
 loop and the meta-loss — are yours to write in the notebook.
 """
 
+from .budget import notebook_budget
 from .device import default_device
 from .download import download_omniglot
 from .errors import CacheError, CorruptDataError, DataNotFoundError, DownloadError, HwlibError
-from .evaluate import EvalResult, accuracy, evaluate, evaluate_steps, mean_ci95
-from .learner import MetaLearner
-from .models import MLP, Conv4, detach_params, forward, init_params, split_body_head
+from .evaluate import EvalResult, accuracy, evaluate, evaluate_steps, graph_memory_mb, mean_ci95
+from .learner import MetaLearner, inner_loop, pretrain_loss
+from .models import (MLP, Conv4, Params, detach_params, forward, init_params, split_body_head,
+                     task_loss)
 from .omniglot import CharacterSet, load_set
 from .outer_loop import TrainConfig, TrainResult, meta_train
-from .sinusoid import SinusoidSampler
+from .sinusoid import SineTasks, SinusoidSampler, tiny_sine_problem
 from .splits import Splits, omniglot_splits
 from .tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
@@ -24,7 +26,9 @@ __version__ = "0.1.0"
 __all__ = [
     "CacheError", "CharacterSet", "Conv4", "CorruptDataError", "DataNotFoundError",
     "DownloadError", "EpisodeSampler", "EvalResult", "FixedTaskSet", "HwlibError", "MLP",
-    "MetaLearner", "SinusoidSampler", "Splits", "TaskBatch", "TrainConfig", "TrainResult",
-    "accuracy", "default_device", "detach_params", "download_omniglot", "evaluate",
-    "evaluate_steps", "forward", "init_params", "load_set", "mean_ci95", "meta_train", "omniglot_splits", "split_body_head",
+    "MetaLearner", "Params", "SineTasks", "SinusoidSampler", "Splits", "TaskBatch",
+    "TrainConfig", "TrainResult", "accuracy", "default_device", "detach_params",
+    "download_omniglot", "evaluate", "evaluate_steps", "forward", "graph_memory_mb",
+    "init_params", "inner_loop", "load_set", "mean_ci95", "meta_train", "notebook_budget",
+    "omniglot_splits", "pretrain_loss", "split_body_head", "task_loss", "tiny_sine_problem",
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .omniglot import atomic_save
+from .cache import atomic_save
 
 
 def save_checkpoint(path: str | os.PathLike, phi: dict[str, torch.Tensor], **state) -> Path:

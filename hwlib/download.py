@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 
+from .cache import atomic_write, resolve_cache_dir
 from .errors import DownloadError
 from .progress import progress_bar
 
@@ -37,10 +37,10 @@ def fetch_verified(url: str, dest: Path, md5: str, progress: bool = True,
                    timeout: float = 60.0) -> Path:
     """Download ``url`` to ``dest`` atomically, raising :class:`DownloadError` on a bad md5."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     h = hashlib.md5()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        with atomic_write(dest, "wb", suffix=".part") as out, \
+                urllib.request.urlopen(url, timeout=timeout) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
             with progress_bar(total=total, desc=f"Downloading {dest.name}", unit="B",
                               unit_scale=True, disable=not progress) as bar:
@@ -48,20 +48,18 @@ def fetch_verified(url: str, dest: Path, md5: str, progress: bool = True,
                     out.write(block)
                     h.update(block)
                     bar.update(len(block))
-        if h.hexdigest() != md5:
-            raise DownloadError(
-                f"{url} downloaded with md5 {h.hexdigest()}, expected the official {md5}. The "
-                "download was corrupted or the file changed upstream; nothing was kept. Try again, "
-                "or download the zip yourself and point OMNIGLOT_ROOT at its folder.")
-        os.replace(tmp, dest)
+            if h.hexdigest() != md5:  # raised inside: the temporary file is removed, not renamed
+                raise DownloadError(
+                    f"{url} downloaded with md5 {h.hexdigest()}, expected the official {md5}. "
+                    "The download was corrupted or the file changed upstream; nothing was kept. "
+                    "Try again, or download the zip yourself and point OMNIGLOT_ROOT at its "
+                    "folder.")
     except DownloadError:
         raise
     except OSError as e:
         raise DownloadError(
             f"Could not download {url}: {e}. Check your internet connection, or download the zip "
             "yourself and set OMNIGLOT_ROOT to the folder holding it.") from e
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return dest
 
 
@@ -73,8 +71,6 @@ def download_omniglot(root: str | os.PathLike | None = None,
     A zip already present with the official md5 is kept; anything else is (re)downloaded.
     Returns the folder, ready for ``OMNIGLOT_ROOT`` or ``root=``.
     """
-    from .omniglot import resolve_cache_dir
-
     folder = Path(root).expanduser() if root is not None else resolve_cache_dir() / "omniglot"
     url_prefix = url_prefix or URL_PREFIX
     for name in sets:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
 
-from .learner import AdaptFn, Params
-from .models import forward
+from .models import Params, detach_params, forward
 from .errors import out_of_memory_hint
 from .progress import progress_bar
 from .tasks import FixedTaskSet, TaskBatch
+
+# The inner loop, as the skeleton calls it: adapt(φ, x_support, y_support, steps) -> θ̂
+# (see :mod:`hwlib.learner`).
+AdaptFn = Callable[[Params, torch.Tensor, torch.Tensor, int], Params]
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -79,7 +82,7 @@ def evaluate_steps(model: nn.Module, phi: Params, adapt: AdaptFn,
         device = next(iter(phi.values())).device
     batches = tasks.batches(batch_size, device) if isinstance(tasks, FixedTaskSet) else tasks
     total = len(tasks) if isinstance(tasks, FixedTaskSet) else None
-    phi = _fresh(phi)
+    phi = detach_params(phi, requires_grad=True)
     accs: dict[int, list[torch.Tensor]] = {k: [] for k in order}
     with progress_bar(total=total, desc="Evaluating", disable=not progress) as bar, \
             out_of_memory_hint(f"evaluation batch of {batch_size} tasks", "batch_size=..."):
@@ -89,18 +92,14 @@ def evaluate_steps(model: nn.Module, phi: Params, adapt: AdaptFn,
                 for k in order:
                     if k > done:
                         with torch.enable_grad():
-                            theta = _fresh(adapt(theta, task.x_support, task.y_support, k - done))
+                            theta = detach_params(adapt(theta, task.x_support, task.y_support,
+                                                          k - done), requires_grad=True)
                         done = k
                     with torch.no_grad():
                         accs[k].append(accuracy(forward(model, theta, task.x_query),
                                                 task.y_query))
             bar.update(len(batch))
     return {k: EvalResult(torch.stack(accs[k]).cpu(), k) for k in order}
-
-
-def _fresh(params: Params) -> Params:
-    """``params`` cut from any graph, as leaves that require grad (floating point ones)."""
-    return {k: v.detach().requires_grad_(v.is_floating_point()) for k, v in params.items()}
 
 
 def graph_memory_mb(loss_fn, *args) -> float:

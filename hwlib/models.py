@@ -109,9 +109,12 @@ def split_body_head(params: Mapping[str, torch.Tensor]) -> tuple[Params, Params]
     return body, head
 
 
-def detach_params(params: Mapping[str, torch.Tensor]) -> Params:
-    """A copy of ``params`` cut from any autograd graph."""
-    return {k: v.detach() for k, v in params.items()}
+def detach_params(params: Mapping[str, torch.Tensor], requires_grad: bool = False) -> Params:
+    """``params`` cut from any autograd graph (no copy of the data).  With ``requires_grad``
+    the floating-point tensors are new leaves that require grad: a fresh start for an inner
+    loop that must not reach back into φ's graph (test-time fine-tuning, evaluation)."""
+    return {k: v.detach().requires_grad_(requires_grad and v.is_floating_point())
+            for k, v in params.items()}
 
 
 def task_loss(model: nn.Module, params: Mapping[str, torch.Tensor], x: torch.Tensor,

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,12 +40,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .errors import CacheError, CorruptDataError, DataNotFoundError
+from .cache import atomic_save, resolve_cache_dir, writable_cache_dir
+from .download import download_omniglot
+from .errors import CorruptDataError, DataNotFoundError
 from .progress import progress_bar
 
 SETS = ("background", "evaluation")
 ROOT_ENV = "OMNIGLOT_ROOT"
-CACHE_ENV = "HWLIB_CACHE_DIR"
 CACHE_FORMAT = 1
 RESIZE_FILTER = "lanczos"
 
@@ -86,16 +86,6 @@ class Source:
     @property
     def is_zip(self) -> bool:
         return self.path.suffix == ".zip"
-
-
-def resolve_cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """The preprocessing cache folder: ``path``, else ``$HWLIB_CACHE_DIR``, else the user cache."""
-    if path is not None:
-        return Path(path).expanduser()
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "hwlib"
 
 
 def candidate_roots(root: str | os.PathLike | None = None,
@@ -227,31 +217,6 @@ def read_source(source: Source, image_size: int = 28, progress: bool = True) -> 
     return CharacterSet(torch.from_numpy(images), tuple(groups))
 
 
-def _writable_cache(folder: Path) -> Path:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise CacheError(
-            f"The cache folder {folder} is not writable ({e.strerror or e}). Set {CACHE_ENV} to a "
-            "writable folder or pass cache_dir=... .") from e
-    return folder
-
-
-def atomic_save(obj: object, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: never a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def load_set(set_name: str, root: str | os.PathLike | None = None, image_size: int = 28,
              cache_dir: str | os.PathLike | None = None, download: bool = False,
              progress: bool = True) -> CharacterSet:
@@ -268,7 +233,6 @@ def load_set(set_name: str, root: str | os.PathLike | None = None, image_size: i
     except DataNotFoundError:
         if not download:
             raise
-        from .download import download_omniglot
         target = Path(root).expanduser() if root is not None else folder / "omniglot"
         download_omniglot(target, sets=(set_name,), progress=progress)
         source = locate(set_name, target)
@@ -281,7 +245,7 @@ def load_set(set_name: str, root: str | os.PathLike | None = None, image_size: i
                 return CharacterSet(blob["images"], tuple(blob["characters"]))
         except Exception:  # an unreadable cache is rebuilt, never trusted
             pass
-    _writable_cache(folder)
+    writable_cache_dir(folder)
     data = read_source(source, image_size, progress)
     atomic_save({"format": CACHE_FORMAT, "fingerprint": key, "image_size": image_size,
                  "resize_filter": RESIZE_FILTER, "source": str(source.path),

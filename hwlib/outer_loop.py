@@ -24,7 +24,6 @@ from typing import Callable, Optional
 import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .evaluate import evaluate
 from .errors import out_of_memory_hint
 from .history import History
 from .learner import MetaLearner, Params, outer_gradient
@@ -60,13 +59,17 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What :func:`meta_train` returns: the learned φ and everything needed to report on it."""
+    """What :func:`meta_train` returns: the learned φ and everything needed to report on it,
+    with the two learning rates it was trained with (α: the learner's inner one, ``None`` when
+    the learner does not say; η: the meta-optimizer's)."""
 
     phi: Params
     history: History
     steps: int
     tasks_seen: int
     train_seconds: float
+    alpha: Optional[float] = None
+    meta_lr: Optional[float] = None
 
     @property
     def tasks_per_second(self) -> float:
@@ -115,7 +118,7 @@ def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBa
             sampler_state.set_state(blob["sampler_state"])
     budget = math.inf if config.minutes is None else 60.0 * config.minutes
     max_steps = math.inf if config.steps is None else config.steps
-    bar = progress_bar(total=config.steps, desc=f"Meta-training {learner.name}",
+    bar = progress_bar(total=config.steps, desc=f"Meta-training {learner.describe()}",
                        disable=not config.progress, initial=step)
     with bar:
         while step < max_steps and elapsed < budget:
@@ -139,8 +142,7 @@ def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBa
                 if on_log is not None:
                     on_log(history)
             if val_tasks is not None and config.val_every and step % config.val_every == 0:
-                res = evaluate(learner.model, phi, learner.adapt, val_tasks,
-                               config.val_inner_steps)
+                res = learner.evaluate(phi, val_tasks, config.val_inner_steps)
                 history.log("val", {"step": step, "tasks": tasks_seen, "time_s": elapsed,
                                     "val_accuracy": res.mean, "val_ci95": res.ci95})
                 if on_log is not None:
@@ -152,7 +154,7 @@ def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBa
                 break
     if config.checkpoint_path:
         _save(config, phi, optimizer, history, step, tasks_seen, elapsed, sampler_state)
-    return TrainResult(phi, history, step, tasks_seen, elapsed)
+    return TrainResult(phi, history, step, tasks_seen, elapsed, learner.alpha, config.meta_lr)
 
 
 def _save(config: TrainConfig, phi: Params, optimizer: torch.optim.Optimizer, history: History,

@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from .cache import atomic_write
 from .history import History
 from .tasks import TaskBatch
 
@@ -19,7 +20,15 @@ def save(fig: plt.Figure, name: str) -> Path:
     """Save ``fig`` as ``figures/<name>.png`` (150 dpi) and return the path."""
     FIGURES.mkdir(exist_ok=True)
     path = FIGURES / f"{name}.png"
-    fig.savefig(path, dpi=150, bbox_inches="tight")
+    save_figure(fig, path)
+    return path
+
+
+def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 150) -> Path:
+    """``fig`` as an image at ``path`` (format from its suffix), written atomically."""
+    path = Path(path)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
     return path
 
 

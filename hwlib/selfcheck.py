@@ -13,9 +13,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .models import MLP, init_params, split_body_head, task_loss
-from .sinusoid import SinusoidSampler
-from .tasks import TaskBatch
+from .models import split_body_head, task_loss
+from .sinusoid import tiny_sine_problem
 
 # The 2-parameter example: y ≈ w·x + b on three points, one step with α = 0.1.
 _X = [[1.0], [2.0], [-1.0]]
@@ -26,14 +25,6 @@ _EXPECTED = {"weight": 0.926667, "bias": -0.093333}  # worked out by hand from t
 
 def _ok(message: str) -> None:
     print(f"✓ {message}")
-
-
-def _problem(tasks: int = 2):
-    model = MLP(hidden=5).double()
-    phi = {k: v.double().detach().requires_grad_(True) for k, v in init_params(model, 0).items()}
-    b = SinusoidSampler(k_shot=4, q_query=4, seed=1).sample(tasks)
-    return model, phi, TaskBatch(*(t.double() for t in (b.x_support, b.y_support, b.x_query,
-                                                         b.y_query)))
 
 
 def check_inner_update(inner_update: Callable) -> None:
@@ -65,7 +56,7 @@ def _fd_direction(loss_fn: Callable, phi: dict, direction: dict, eps: float = 1e
 def check_meta_gradient(meta_loss: Callable, name: str = "maml_meta_loss",
                         alpha: float = 0.1) -> None:
     """Your meta-gradient against a finite-difference estimate of *your own* meta-loss."""
-    model, phi, batch = _problem()
+    model, phi, batch = tiny_sine_problem(tasks=2, seed=1, hidden=5, q_query=4)
     loss = meta_loss(model, phi, batch, alpha)
     assert isinstance(loss, torch.Tensor) and loss.dim() == 0, (
         f"{name} must return a scalar tensor, got {type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}")
@@ -92,7 +83,7 @@ def check_first_order(fomaml_meta_loss: Callable, inner_update: Callable,
     *your* ``inner_update`` and then treated as a fresh leaf, so this compares your FOMAML with
     your inner loop, not with a hidden answer.
     """
-    model, phi, batch = _problem()
+    model, phi, batch = tiny_sine_problem(tasks=2, seed=1, hidden=5, q_query=4)
     loss = fomaml_meta_loss(model, phi, batch, alpha)
     assert isinstance(loss, torch.Tensor) and loss.dim() == 0, (
         f"fomaml_meta_loss must return a scalar tensor, got {type(loss).__name__} "
@@ -124,7 +115,7 @@ def check_first_order(fomaml_meta_loss: Callable, inner_update: Callable,
 def check_outer_step(outer_step: Callable) -> None:
     """Two outer steps in a row: each moves φ by one SGD step on its *own* meta-gradient (how
     you clear old gradients, before backward or after step, is up to you)."""
-    model, phi, batch = _problem()
+    model, phi, batch = tiny_sine_problem(tasks=2, seed=1, hidden=5, q_query=4)
     lr = 0.1
     opt = torch.optim.SGD(list(phi.values()), lr=lr)
     for i in range(2):
@@ -146,7 +137,7 @@ def check_outer_step(outer_step: Callable) -> None:
 
 def check_anil_adapt(anil_adapt: Callable, alpha: float = 0.1) -> None:
     """ANIL's inner loop must leave every body parameter exactly as it was."""
-    model, phi, batch = _problem()
+    model, phi, batch = tiny_sine_problem(tasks=2, seed=1, hidden=5, q_query=4)
     out = anil_adapt(model, phi, batch.x_support[0], batch.y_support[0], alpha, steps=2)
     assert isinstance(out, dict) and set(out) == set(phi), "anil_adapt must return a full dict like φ"
     body, head = split_body_head(phi)
@@ -159,7 +150,7 @@ def check_anil_adapt(anil_adapt: Callable, alpha: float = 0.1) -> None:
 
 def check_reptile_meta_gradient(reptile_meta_gradient: Callable, alpha: float = 0.05) -> None:
     """Shapes, and a sanity check: a small outer step along your direction lowers the task loss."""
-    model, phi, batch = _problem()
+    model, phi, batch = tiny_sine_problem(tasks=2, seed=1, hidden=5, q_query=4)
     direction, loss = reptile_meta_gradient(model, phi, batch, alpha, steps=5)
     assert isinstance(direction, dict) and set(direction) == set(phi), \
         "the direction must be a dict with the keys of φ"

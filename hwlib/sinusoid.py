@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .models import MLP, init_params
 from .tasks import TaskBatch
 
 AMPLITUDE = (0.1, 5.0)
@@ -67,3 +68,21 @@ class SinusoidSampler:
         xq, yq = self.sample_points(sines, self.q_query)
         batch = TaskBatch(xs, ys, xq, yq)
         return (batch, sines) if with_sines else batch
+
+
+def tiny_sine_problem(tasks: int = 3, seed: int = 0, hidden: int = 6, k_shot: int = 4,
+                      q_query: int = 7, dtype: torch.dtype = torch.float64):
+    """The tiny problem every gradient check uses: a 1-h-h-1 :class:`~hwlib.models.MLP`, its
+    φ and a meta-batch of ``tasks`` sine tasks (K support, Q query points), all in ``dtype``.
+
+    Small enough for finite differences; float64 so that they agree with autograd to ~1e-8.
+    ``seed`` picks φ and the tasks.  Returns ``(model, φ, batch)``; φ's tensors are leaves
+    with ``requires_grad``.  (The notebook's self-checks, the hidden checks and the tests all
+    use this one problem.)
+    """
+    model = MLP(hidden=hidden).to(dtype)
+    phi = {k: v.to(dtype).detach().requires_grad_(True)
+           for k, v in init_params(model, seed).items()}
+    b = SinusoidSampler(k_shot=k_shot, q_query=q_query, seed=seed).sample(tasks)
+    return model, phi, TaskBatch(*(t.to(dtype) for t in (b.x_support, b.y_support, b.x_query,
+                                                          b.y_query)))

@@ -1,5 +1,8 @@
 """Attacks by students, graded in ONE batch through the real pipeline (tiny profile).
 
+The attacks are in ``tests/adversarial_cases.py``, packed several to a notebook (``PACKS``:
+each attack in its own answer cell; the expected score of a notebook adds up its attacks').
+
 Student code runs in a sandboxed worker and the judge computes every verdict, so no attack
 may buy a point, cost another student anything, leave a file or process behind, or show a
 hidden test in feedback.  ``CASES``: ``name: (base, answer cell, code, where, deserved, message)``.
@@ -36,272 +39,43 @@ from pathlib import Path
 
 import pytest
 
+from adversarial_cases import ANY, CASES, HIDDEN
 from autograder.course import ASSIGNMENT, NOTEBOOK, REPO
 from autograder.grade import grade
 
-ANY = "<any message or note>"
-# not "check_inner_update(" alone: the release's self-check calls selfcheck.check_inner_update
-HIDDEN = ["BEGIN HIDDEN TESTS", "check_accuracy_tier(", 'answer_q1, "c"',
-          "import check_inner_update"]
-HARVEST = r'''import contextlib, glob, os, re, time
-def harvest(text):  # every quiz answer in a notebook, a database or a memory dump
-    for q, a in re.findall(r'answer_q(\d+) = \\?"([abcd])\\?"', text):
-        globals()["answer_q" + q] = a
-'''
-CASES = {
-    "control-solution": ("solution", "quiz_q1", "", "after", 33, None),
-    # ---- reading what it should not (a success would harvest the quiz answers) ---------------
-    "read-solution": ("blank", "quiz_q1", HARVEST + 'harvest(open("@SOLUTION@").read())',
-                      "replace", 0, None),
-    "read-solution-honest": ("blank", "quiz_q1", HARVEST + r'''try:
-    harvest(open("@SOLUTION@").read())
-    print(open("@SOLUTION@").read())  # the hidden tests, into my feedback
-except OSError as e:
-    print("no luck:", e)
-answer_q1 = "c"''', "replace", 1, None),
-    "read-reference": ("blank", "inner_update", 'exec(open("@REFERENCE@").read(), globals())',
-                       "replace", 0, None),
-    "gradebook-sqlite": ("blank", "quiz_q2", HARVEST + r'''import sqlite3
-found, here = ["@TMP@/out/gradebook.db"], os.getcwd()
-while here != "/":  # up from the working folder, then everywhere
-    found += glob.glob(here + "/gradebook.db") + glob.glob(here + "/*/gradebook.db")
-    here = os.path.dirname(here)
-for top in ("/tmp", "/work", "/home", "/srv", "/var", "/opt", "/root", "@TMP@/.."):
-    found += glob.glob(top + "/**/gradebook.db", recursive=True)
-for db in found:
-    with contextlib.suppress(Exception):
-        con = sqlite3.connect(db)
-        print(db, con.execute("SELECT * FROM grade").fetchall()[:5])
-        con.execute("UPDATE grade SET extra_credit = 33")
-        con.commit()
-answer_q2 = "a"  # a wrong guess''', "replace", 0, None),
-    "native-read": ("blank", "quiz_q3", HARVEST + r'''import ctypes, torch
-size = os.path.getsize("@SOLUTION@")  # around Python's open(): torch's reader, then libc's
-with contextlib.suppress(Exception):
-    raw = torch.from_file("@SOLUTION@", size=size, dtype=torch.uint8)
-    harvest(raw.numpy().tobytes().decode("utf-8", "replace"))
-libc, buf = ctypes.CDLL(None, use_errno=True), ctypes.create_string_buffer(1 << 22)
-n = libc.read(libc.open(b"@SOLUTION@", os.O_RDONLY), buf, len(buf))
-print("libc read", n, "bytes, errno", ctypes.get_errno())
-harvest(buf.raw[:max(n, 0)].decode("utf-8", "replace"))''', "replace", 0, None),
-    "proc-snoop": ("blank", "quiz_q5", HARVEST + r'''t0 = time.time()
-for pid in [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]:
-    with contextlib.suppress(OSError):
-        for part in ("cmdline", "environ"):
-            print(pid, part, open(f"/proc/{pid}/{part}", "rb").read()[:300])
-        mem = open(f"/proc/{pid}/mem", "rb")
-        for line in open(f"/proc/{pid}/maps"):  # its memory, region by region
-            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-            with contextlib.suppress(OSError, ValueError, OverflowError):
-                if "r" in line.split()[1] and hi - lo < 1 << 28 and time.time() - t0 < 40:
-                    mem.seek(lo)
-                    harvest(mem.read(hi - lo).decode("latin-1"))''', "replace", 0, None),
-    "walk-for-notebooks": ("blank", "quiz_q6", HARVEST + r'''t0 = time.time()
-for top in ["/", "..", "@TMP@/subs", "@TMP@/out/autograded"]:  # the others' submissions
-    print(top, os.listdir(top) if os.path.isdir(top) else "-")
-    for root, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev") and time.time() - t0 < 40]
-        for path in [os.path.join(root, f) for f in files if f.endswith(".ipynb")]:
-            with contextlib.suppress(OSError):
-                text = open(path, errors="replace").read()
-                if "BEGIN HIDDEN" + " TESTS" in text or "answer_q" in text:
-                    harvest(text)''', "replace", 0, None),
-    # ---- using the instructor's answers --------------------------------------------------------
-    "import-reference": ("blank", "inner_update", r'''import sys
-sys.path[:0] = ["@REPO@", "..", "../.."]
-from autograder.reference.inner_loop import inner_update''', "replace", 0, None),
-    "steal-substituted": ("blank", "maml_meta_loss", r'''_stolen, _mine = [], None
-def maml_meta_loss(model, phi, batch, alpha, steps=1):
-    if globals()["inner_update"] is not _mine:  # the grader's own, lent for this call?
-        _stolen.append(globals()["inner_update"])
-    return 0.0 * sum(p.sum() for p in phi.values())
-def inner_update(model, params, x, y, alpha, create_graph=False):
-    return _stolen[-1](model, params, x, y, alpha, create_graph) if _stolen else dict(params)
-_mine = inner_update''', "replace", 0, None),
-    # ---- reaching the checker (all with a wrong answer) ------------------------------------
-    "frame-walk": ("blank", "inner_update", r'''import ctypes, sys
-def inner_update(model, params, x, y, alpha, create_graph=False):
-    frame = sys._getframe(1)
-    while frame is not None:  # every caller: loosen its tolerances, silence its checks
-        for name, value in list(frame.f_locals.items()):
-            if isinstance(value, float) and "tol" in name.lower():
-                frame.f_locals[name] = 1e9
-        ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
-        for name, value in list(frame.f_globals.items()):
-            if name.startswith(("check_", "fail", "assert")) and callable(value):
-                frame.f_globals[name] = lambda *a, **k: None
-        frame = frame.f_back
-    return {k: v + 0.0 for k, v in params.items()}  # no step at all''', "replace", 0, None),
-    "inspect-stack": ("blank", "anil_adapt", r'''import builtins, inspect
-def anil_adapt(model, phi, x, y, alpha, steps=1, create_graph=False):
-    for info in inspect.stack():
-        for name, value in list(info.frame.f_globals.items()):
-            if inspect.isfunction(value) and value.__name__.startswith("check_"):
-                info.frame.f_globals[name] = lambda *a, **k: None
-    builtins.AssertionError = type("Quiet", (Exception,), {})
-    return dict(phi)''', "replace", 0, None),
-    "gc-walk": ("blank", "reptile_meta_gradient", r'''import gc, torch
-def reptile_meta_gradient(model, phi, batch, alpha, steps=5):
-    for obj in gc.get_objects():  # loosen every tolerance, empty every check
-        try:
-            if isinstance(obj, dict):
-                obj.update({k: 1e9 for k, v in obj.items() if "tol" in str(k) and type(v) is float})
-            elif callable(obj) and getattr(obj, "__name__", "").startswith("check_"):
-                obj.__code__ = (lambda *a, **k: None).__code__
-        except Exception:
-            pass
-    return {k: torch.zeros_like(v) for k, v in phi.items()}, torch.tensor(0.0)''',
-                "replace", 0, None),
-    "grad-hook": ("blank", "maml_meta_loss", r'''import sys, torch
-from hwlib.models import task_loss
-def _hook(grad):
-    frame = sys._getframe()
-    while frame is not None:  # whoever asked for this gradient
-        frame.f_globals.update({n: 1e9 for n in list(frame.f_globals) if "tol" in n.lower()})
-        frame = frame.f_back
-    return torch.zeros_like(grad)
-def maml_meta_loss(model, phi, batch, alpha, steps=1):
-    for p in [p for p in phi.values() if p.requires_grad]:
-        p.register_hook(_hook)
-    return torch.stack([task_loss(model, phi, t.x_query, t.y_query) for t in batch]).mean()''',
-                  "replace", 0, None),
-    "patch-torch-and-env": ("blank", "fomaml_meta_loss", r'''import numpy.testing, os, torch
-torch.allclose = torch.equal = lambda *a, **k: True
-torch.isclose = lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)
-torch.testing.assert_close = numpy.testing.assert_allclose = lambda *a, **k: None
-torch.Tensor.__eq__ = lambda a, b: torch.ones((), dtype=torch.bool)
-os.environ.update(HW_GRADING_PROFILE="tiny", HW_GRADING="0", HW_SANDBOX="0", HW_TRUSTED="1")
-def fomaml_meta_loss(model, phi, batch, alpha, steps=1):
-    return sum(p.sum() for p in phi.values())''', "replace", 0, None),
-    # ---- changing comparisons ------------------------------------------------------------------
-    "torch-function-mode": ("blank", "anil_adapt", r'''import torch
-class AllEqual(torch.overrides.TorchFunctionMode):
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func in (torch.allclose, torch.equal, torch.eq, torch.isclose, torch.Tensor.__eq__):
-            return torch.ones((), dtype=torch.bool)
-        if func in (torch.sub, torch.Tensor.sub, torch.Tensor.__sub__):
-            return torch.zeros_like(args[0])
-        return func(*args, **(kwargs or {}))
-AllEqual().__enter__()  # and never leave
-def anil_adapt(model, phi, x, y, alpha, steps=1, create_graph=False):
-    return dict(phi)''', "replace", 0, None),
-    "torch-library": ("blank", "inner_update", r'''import torch
-_lib = torch.library.Library("aten", "IMPL")
-_lib.impl("allclose", lambda a, b, rtol=1e-5, atol=1e-8, equal_nan=False: True, "CPU")
-_lib.impl("sub.Tensor", lambda a, b, alpha=1: torch.zeros_like(a), "CPU")
-def inner_update(model, params, x, y, alpha, create_graph=False):
-    return dict(params)''', "replace", 0, None),
-    # ---- getting credit the wrong way --------------------------------------------------------
-    "output-33": ("blank", "quiz_q1", "33", "replace", 0, None),
-    "display-1.0": ("blank", "ex_episode_sizes", "from IPython.display import display\n"
-                    "display(1.0)\ndisplay({'text/plain': '33'}, raw=True)\n1.0", "replace", 0,
-                    None),
-    "fake-grader-output": ("blank", "quiz_q3", r'''import json, os
-print("[AutogradeApp] Total score: 33 / 33")
-print(json.dumps({"score": 33, "max_score": 33, "status": "graded"}))
-for fd in range(1, 64):  # the judge's channel, whichever it is
-    try:
-        os.write(fd, b'{"score": 33, "cells": [], "values": {"answer_q3": "a"}}\n')
-    except OSError:
-        pass''', "replace", 0, None),
-    "lying-tensor": ("blank", "anil_adapt", r'''import torch
-class Liar(torch.Tensor):
-    __eq__, __hash__ = (lambda self, other: True), torch.Tensor.__hash__
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        if func in (torch.allclose, torch.equal, torch.eq, torch.isclose):
-            return True
-        return super().__torch_function__(func, types, args, kwargs or {})
-def anil_adapt(model, phi, x, y, alpha, steps=1, create_graph=False):
-    return {k: v.as_subclass(Liar) for k, v in phi.items()}''', "replace", 0, "subclass"),
-    "lying-str": ("blank", "quiz_q1", r'''class Answer(str):
-    __eq__, __hash__ = (lambda self, other: True), str.__hash__
-for q in range(1, 17):
-    globals()[f"answer_q{q}"] = Answer("a")''', "replace", 0, "str"),
-    "dict-subclass": ("blank", "inner_update", r'''class Agreeable(dict):
-    __eq__ = lambda self, other: True
-    __getitem__ = lambda self, key: dict.get(self, key, 0.0)
-def inner_update(model, params, x, y, alpha, create_graph=False):
-    return Agreeable(params)''', "replace", 0, None),
-    "nan-loss": ("blank", "fomaml_meta_loss", "def fomaml_meta_loss(model, phi, batch, alpha, "
-                 "steps=1):\n    return sum(p.sum() for p in phi.values()) * float('nan')",
-                 "replace", 0, "finite"),
-    "zero-meta-gradient": ("blank", "maml_meta_loss", "def maml_meta_loss(model, phi, batch, "
-                           "alpha, steps=1):  # 'pretrained': phi never moves\n"
-                           "    return 0 * sum(p.sum() for p in phi.values())", "replace", 0,
-                           None),
-    # ---- breaking the batch or other students ------------------------------------------------
-    "kill-graders": ("solution", "quiz_q16", r'''import os, signal
-for pid in [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]:
-    try:
-        cmd = open(f"/proc/{pid}/cmdline", "rb").read()
-        if any(w in cmd for w in (b"autograder", b"nbgrader", b"hw_worker", b"pytest", b"bwrap")):
-            os.kill(int(pid), signal.SIGKILL)
-            signal.pidfd_send_signal(os.pidfd_open(int(pid)), signal.SIGKILL)
-    except OSError as e:
-        print(pid, e)''', "after", 33, None),
-    "killpg-self": ("blank", "quiz_q1", "import os\nos.killpg(0, 9)", "replace", 0, None),
-    "fifo-socket-symlink": ("solution", "quiz_q14", r'''import os, socket
-for d in (".", "/tmp", "@CANARY@", "@TMP@/out"):
-    for name, make in (("fifo", os.mkfifo), ("sock", socket.socket(socket.AF_UNIX).bind),
-                       ("passwd", lambda p: os.symlink("/etc/passwd", p)),
-                       ("gradebook.db", lambda p: os.symlink("@TMP@/out/gradebook.db", p))):
-        try:
-            make(f"{d}/@TOKEN@-{name}")
-        except OSError as e:
-            print(d, name, e)''', "after", 33, None),
-    "fork-bomb": ("solution", "quiz_q16", "import os\nwhile True:\n    os.fork()", "after",
-                  (32, 33), ANY),  # 32 when the bomb took the worker down (the cell is not rerun)
-    # ---- leaving things behind -----------------------------------------------------------------
-    "fill-disk": ("solution", "quiz_q13", r'''for path in ("/tmp/", "./", "@CANARY@/"):
-    try:
-        with open(path + "@TOKEN@-fill", "wb") as f:
-            for _ in range(2048):  # until the disk is full (2 GiB at most)
-                f.write(b"x" * 2**20)
-    except OSError as e:
-        print(path, e)''', "after", 33, None),
-    "daemon": ("solution", "quiz_q12", r'''import os, sys
-LATER = ("import time  # @TOKEN@: rewrites files long after the grader is done\n"
-         "for _ in range(600):\n    time.sleep(1)\n    for p in ('@CANARY@/precious.txt', "
-         "'@CANARY@/@TOKEN@-daemon', '/tmp/@TOKEN@-daemon'):\n        try:\n"
-         "            open(p, 'w').write('rewritten later')\n        except OSError:\n"
-         "            pass\n")
-if os.fork() == 0:  # a grandchild in a session of its own outlives the cell
-    try:
-        os.setsid()
-        os.fork() or os.execv(sys.executable, [sys.executable, "-c", LATER])
-    finally:
-        os._exit(0)
-os.wait()''', "after", 33, None),
-    "infinite-loop": ("solution", "quiz_q2", "while True:\n    pass", "before", 32, "CellTimeout"),
-    "swallow-timeout": ("blank", "quiz_q4", r'''import time
-while True:  # whatever the grader raises to stop this cell, catch it (held to the notebook limit)
-    try:
-        time.sleep(1)
-    except BaseException:
-        pass''', "replace", 0, None),
-    # ---- crashing the worker -------------------------------------------------------------------
-    "os-exit-in-function": ("solution", "anil_adapt", "import os\ndef anil_adapt(*args, **kw):\n"
-                            "    os._exit(0)", "after", 31, "stopped the grading process"),
-    "abort-in-function": ("solution", "reptile_meta_gradient", "import os\n"
-                          "def reptile_meta_gradient(*args, **kw):\n    os.abort()", "after",
-                          31, "stopped the grading process"),
-    "segfault": ("blank", "quiz_q1", "import ctypes\nctypes.string_at(0)", "replace", 0, None),
-    "memory-bomb": ("blank", "ex_episode_sizes", "hoard = bytearray(64 * 2**30)\n"
-                    "n_support = n_query = len(hoard)", "replace", 0, None),
-    "deep-recursion": ("solution", "outer_step", r'''import sys
-sys.setrecursionlimit(10**6)
-def outer_step(optimizer, meta_loss):
-    def down(n):  # through C (max, map): a stack overflow, not a RecursionError
-        return 1 + max(map(down, [n + 1]))
-    return down(0)''', "after", 32, "stopped the grading process"),
-    # ---- allowed, and harmless -----------------------------------------------------------------
-    "huge-print": ("solution", "quiz_q11", "print('x' * 100_000_000)", "after", 33, None),
-    "print-history": ("solution", "quiz_q10", r'''import sys
-print(In, Out, _ih, _oh, sep="\n")
-print(list(get_ipython().history_manager.get_range(raw=True, output=True)))
-print(sorted(sys.modules), {k: type(v) for k, v in globals().items()})''', "after", 33, None),
+# The notebooks: each attack in its own answer cell, no two in one cell, none that could hide
+# another's success (an attack that redefines a function another one defines, or that patches
+# torch in the worker, shares a notebook only with attacks it cannot mask).  Worker-killing
+# attacks share a notebook only while the worker's restarts last (4 starts per notebook).
+PACKS = {
+    "blank-reading": ["read-solution", "read-reference", "gradebook-sqlite", "native-read",
+                      "proc-snoop", "walk-for-notebooks"],
+    "blank-checker": ["import-reference", "grad-hook", "inspect-stack", "gc-walk"],
+    "blank-torch": ["torch-library", "torch-function-mode", "patch-torch-and-env"],
+    "blank-credit": ["output-33", "display-1.0", "fake-grader-output", "dict-subclass",
+                     "lying-tensor", "nan-loss", "zero-meta-gradient"],
+    "blank-lying-str": ["lying-str", "frame-walk"],
+    "blank-honest-steal": ["read-solution-honest", "steal-substituted"],
+    "blank-crashing": ["killpg-self", "memory-bomb", "swallow-timeout"],
+    "blank-segfault": ["segfault"],
+    "solution-harmless": ["control-solution", "huge-print", "print-history",
+                          "fifo-socket-symlink", "fill-disk", "daemon"],
+    "solution-kill-and-loop": ["kill-graders", "infinite-loop"],
+    "solution-fork-bomb": ["fork-bomb"],
+    "solution-crash-twice": ["os-exit-in-function", "deep-recursion"],
+    "solution-abort": ["abort-in-function"],
 }
+FULL = 33  # the assignment's points
+
+
+def deserved(pack: str) -> tuple[float, float]:
+    """The pack's score range: a blank pack earns its attacks' honest points, a solution pack
+    loses the points its attacks break (each attack alone: ``FULL - deserved``)."""
+    cases = [CASES[c] for c in PACKS[pack]]
+    ranges = [d if isinstance(d, tuple) else (d, d) for *_, d, _ in cases]
+    if cases[0][0] == "blank":
+        return sum(lo for lo, _ in ranges), sum(hi for _, hi in ranges)
+    return FULL - sum(FULL - lo for lo, _ in ranges), FULL - sum(FULL - hi for _, hi in ranges)
 
 
 def _grade_id(cell: dict) -> str | None:
@@ -309,7 +83,7 @@ def _grade_id(cell: dict) -> str | None:
 
 
 def write_submissions(subs: Path, tmp: Path, canary: Path, token: str) -> None:
-    """``subs/<case>/metalearning.ipynb`` for every case (see the module docstring)."""
+    """``subs/<pack>/metalearning.ipynb`` for every pack (see the module docstring)."""
     blank = json.loads((REPO / "notebooks" / ASSIGNMENT / NOTEBOOK).read_text())
     solution = json.loads((REPO / "solutions" / ASSIGNMENT / NOTEBOOK).read_text())
     honest = {_grade_id(c): "".join(line for line in "".join(c["source"]).splitlines(True)
@@ -317,23 +91,39 @@ def write_submissions(subs: Path, tmp: Path, canary: Path, token: str) -> None:
                                                                     "### END SOLUTION")))
               for c in solution["cells"] if c["metadata"].get("nbgrader", {}).get("solution")}
     fill = {"@SOLUTION@": str(REPO / "solutions" / ASSIGNMENT / NOTEBOOK), "@REPO@": str(REPO),
-            "@REFERENCE@": str(REPO / "autograder" / "reference" / "inner_loop.py"),
+            "@REFERENCE@": str(REPO / "autograder" / "reference" / "answers.py"),
             "@TMP@": str(tmp), "@CANARY@": str(canary), "@TOKEN@": token}
-    for name, (base, cell_id, code, where, _, _) in CASES.items():
-        for key, value in fill.items():
-            code = code.replace(key, value)
+    for pack, names in PACKS.items():
         nb = copy.deepcopy(blank)
-        assert any(_grade_id(c) == cell_id for c in nb["cells"]), (name, cell_id)
+        attacks = {}
+        for name in names:
+            base, cell_id, code, where, _, _ = CASES[name]
+            for key, value in fill.items():
+                code = code.replace(key, value)
+            assert any(_grade_id(c) == cell_id for c in nb["cells"]), (name, cell_id)
+            attacks[cell_id] = (name, code, where)
         for cell in nb["cells"]:
-            ours = honest.get(_grade_id(cell)) if base == "solution" else None
-            if _grade_id(cell) == cell_id:
+            ours = honest.get(_grade_id(cell)) if pack.startswith("solution") else None
+            if _grade_id(cell) in attacks:
+                name, code, where = attacks[_grade_id(cell)]
                 ours = {"replace": code, "before": f"{code}\n{ours}", "after": f"{ours}\n{code}"
                         }[where]
             if ours is not None:
-                compile(ours, f"{name}:{cell_id}", "exec")  # an attack must not be a typo
+                compile(ours, f"{pack}:{_grade_id(cell)}", "exec")  # an attack must not be a typo
                 cell["source"] = ours
-        (subs / name).mkdir(parents=True)
-        (subs / name / NOTEBOOK).write_text(json.dumps(nb, indent=1))
+        (subs / pack).mkdir(parents=True)
+        (subs / pack / NOTEBOOK).write_text(json.dumps(nb, indent=1))
+
+
+def test_packs_are_well_formed():
+    """Every attack is graded, once, alone in its cell, on the base its expectation assumes."""
+    packed = [c for names in PACKS.values() for c in names]
+    assert sorted(packed) == sorted(CASES) and len(packed) == len(set(packed))
+    for pack, names in PACKS.items():
+        assert {CASES[c][0] for c in names} == {pack.split("-")[0]}, pack
+        cells = [CASES[c][1] for c in names]
+        assert len(cells) == len(set(cells)), (pack, cells)
+    assert deserved("solution-crash-twice") == (30, 30) and deserved("blank-honest-steal") == (1, 1)
 
 
 def _leftovers(marks: list[str]) -> dict[str, str]:
@@ -392,16 +182,20 @@ def test_no_attack_buys_a_point_or_hurts_anyone(tmp_path, grading_data):
             (canary / "precious.txt").read_text() != "ORIGINAL":
         problems.append(f"canary touched: {os.listdir(canary)}")
 
-    if sorted(r.student for r in rows) != sorted(CASES):
-        problems.append(f"not one row per case: {sorted(r.student for r in rows)}")
+    if sorted(r.student for r in rows) != sorted(PACKS):
+        problems.append(f"not one row per notebook: {sorted(r.student for r in rows)}")
     for row in rows:
-        *_, deserved, message = CASES[row.student]
-        low, high = deserved if isinstance(deserved, tuple) else (deserved, deserved)
+        low, high = deserved(row.student)
         said = " ".join([row.status, *row.messages.values(), *row.notes]).lower()
-        explained = (message is None or message != ANY and message.lower() in said
-                     or message == ANY and (row.messages or row.notes or row.status != "graded"))
-        if not (low <= row.score <= high and row.max_score == 33 and explained):
-            problems.append(repr((row.student, row.score, row.max_score, deserved, row.status,
+        for name in PACKS[row.student]:
+            message = CASES[name][-1]
+            explained = (message is None or message != ANY and message.lower() in said
+                         or message == ANY and (row.messages or row.notes
+                                                or row.status != "graded"))
+            if not explained:
+                problems.append(f"{row.student}: {name} is not explained ({message!r}): {said}")
+        if not (low <= row.score <= high and row.max_score == FULL):
+            problems.append(repr((row.student, row.score, row.max_score, (low, high), row.status,
                                   dict(row.messages), row.notes[:5])))
 
     feedback = [p for p in (out / "feedback").rglob("*") if p.is_file()]
@@ -417,6 +211,6 @@ def test_no_attack_buys_a_point_or_hurts_anyone(tmp_path, grading_data):
 
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
         students = sorted(s.student.id for s in gb.assignment_submissions(ASSIGNMENT))
-    if students != sorted(CASES):
-        problems.append(f"gradebook submissions are not one per case: {students}")
+    if students != sorted(PACKS):
+        problems.append(f"gradebook submissions are not one per notebook: {students}")
     assert not problems, "\n".join(problems)

@@ -10,7 +10,7 @@ import pytest
 
 from autograder.course import ASSIGNMENT, NOTEBOOK, REPO, release
 from autograder.mutants import GRADE_IDS
-from autograder.reference import inner_loop
+from autograder.reference import answers
 
 SOURCE = REPO / "solutions" / ASSIGNMENT / NOTEBOOK
 RELEASED = REPO / "notebooks" / ASSIGNMENT / NOTEBOOK
@@ -34,7 +34,7 @@ def test_solution_cells_are_the_reference_answers(name):
     """One source of truth: each solution cell is the reference function, plus markers."""
     (cell,) = [c for c in cells(SOURCE) if f"def {name}(" in text(c) and nbgrader_meta(c).get("solution")]
     code = "\n".join(line for line in text(cell).splitlines() if "### " not in line)
-    assert code.strip() == inspect.getsource(getattr(inner_loop, name)).strip()
+    assert code.strip() == inspect.getsource(getattr(answers, name)).strip()
 
 
 def test_every_graded_function_has_a_test_cell_and_self_check():
@@ -63,16 +63,16 @@ def test_release_holds_no_answers_and_no_hidden_tests():
     assert "autograder" not in released  # hidden checks and reference are never referenced
     given = "\n".join(text(c) for c in cells(SOURCE) if not nbgrader_meta(c).get("solution"))
     for name in FUNCTIONS:
-        body = inspect.getsource(getattr(inner_loop, name)).split('"""')[-1]
+        body = inspect.getsource(getattr(answers, name)).split('"""')[-1]
         for line in body.strip().splitlines():
             if len(line.strip()) > 25 and line.strip() not in given:
                 assert line.strip() not in released, f"solution line of {name} leaked: {line}"
-    answers = re.findall(r'check_answer\("answer_q\d+", answer_q\d+, "([abcd])"', "\n".join(text(c) for c in cells(SOURCE)))
-    assert len(answers) >= 15
+    quiz = re.findall(r'check_answer\("answer_q\d+", answer_q\d+, "([abcd])"', "\n".join(text(c) for c in cells(SOURCE)))
+    assert len(quiz) >= 15
     assert not re.search(r'answer_q\d+ = "[abcd]"', released)
     stubs = sum(text(c).count("raise NotImplementedError()") for c in cells(RELEASED)
                 if c["cell_type"] == "code")
-    assert stubs == len(FUNCTIONS) + 1 + len(answers)  # functions, exercise 1.1, quiz
+    assert stubs == len(FUNCTIONS) + 1 + len(quiz)  # functions, exercise 1.1, quiz
 
 
 def test_graded_cells_are_locked_and_ids_unique():

@@ -19,7 +19,7 @@ import autograder.checks as checks
 from autograder.judge.submission import SOURCE
 from autograder.judge.verdicts import catalogue
 from autograder.mutants import MUTANTS, mutated_namespace
-from autograder.reference import inner_loop as reference
+from autograder.reference import answers as reference
 from autograder.student_code import BUGS, FUNCTIONS, VARIANTS, namespace_with
 
 SEEDS = (0, 5)

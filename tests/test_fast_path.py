@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.reference import fast, inner_loop, make_learner
-from autograder.reference.algorithms import anil_meta_loss, pretrain_loss
+from autograder.reference import answers, fast, make_learner
+from autograder.reference.algorithms import anil_meta_loss
+from hwlib.learner import pretrain_loss
 from autograder.reference.batched import forward_tasks, per_task, task_losses
 from hwlib.evaluate import evaluate
 from hwlib.learner import outer_gradient
@@ -66,8 +67,8 @@ def test_forward_tasks_explains_bad_input():
 @pytest.mark.parametrize("algo", ["maml", "fomaml", "anil"])
 def test_fast_meta_gradient_equals_the_loop(algo, steps):
     model, phi, batch = _setup()
-    loop = {"maml": lambda: inner_loop.maml_meta_loss(model, phi, batch, 0.4, steps),
-            "fomaml": lambda: inner_loop.fomaml_meta_loss(model, phi, batch, 0.4, steps),
+    loop = {"maml": lambda: answers.maml_meta_loss(model, phi, batch, 0.4, steps),
+            "fomaml": lambda: answers.fomaml_meta_loss(model, phi, batch, 0.4, steps),
             "anil": lambda: anil_meta_loss(model, phi, batch, 0.4, steps)}[algo]()
     quick, acc = fast.meta_loss(model, phi, batch, 0.4, steps, first_order=algo == "fomaml",
                                 head_only=algo == "anil")
@@ -79,7 +80,7 @@ def test_fast_meta_gradient_equals_the_loop(algo, steps):
 def test_fast_path_in_float32_matches_within_rounding():
     model, phi, batch = _setup(torch.float32, b=8, q=1)
     g_fast = _grads(fast.meta_loss(model, phi, batch, 0.4)[0], phi)
-    g_loop = _grads(inner_loop.maml_meta_loss(model, phi, batch, 0.4), phi)
+    g_loop = _grads(answers.maml_meta_loss(model, phi, batch, 0.4), phi)
     for a, b in zip(g_fast, g_loop):  # float32 rounding, amplified by BatchNorm on 5 images
         assert (a - b).norm() <= 2e-3 * b.norm() + 1e-5  # conv biases: exactly 0 ± rounding
 
@@ -87,7 +88,7 @@ def test_fast_path_in_float32_matches_within_rounding():
 def test_fast_reptile_and_pretraining_equal_the_loop():
     model, phi, batch = _setup()
     d_fast, l_fast = fast.reptile_meta_gradient(model, phi, batch, 0.1, 3)
-    d_loop, l_loop = inner_loop.reptile_meta_gradient(model, phi, batch, 0.1, 3)
+    d_loop, l_loop = answers.reptile_meta_gradient(model, phi, batch, 0.1, 3)
     assert all(torch.allclose(d_fast[k], d_loop[k], atol=1e-12) for k in phi)
     assert torch.allclose(l_fast, l_loop)
     assert torch.allclose(_grads(fast.pretrain_loss(model, phi, batch), phi)[0],
@@ -129,6 +130,12 @@ def test_batched_evaluation_equals_the_skeletons(synthetic_splits, algo):
     quick = fast.evaluate_tasks(model, phi, tasks, 0.4, 2, head_only=algo == "anil",
                                 batch_size=5)
     assert torch.equal(plain.accuracies, quick.accuracies) and quick.steps == 2
+    # the learner carries it: `train` and the grader call learner.evaluate, never branch on algo
+    assert learner.evaluate_tasks is not None
+    assert torch.equal(learner.evaluate(phi, tasks, steps=2).accuracies, plain.accuracies)
+    looped = make_learner(algo, model, 0.4, 1, impl="loop")
+    assert looped.evaluate_tasks is None
+    assert torch.equal(looped.evaluate(phi, tasks, steps=2).accuracies, plain.accuracies)
 
 
 def test_after_step_stops_training_and_its_time_is_not_counted(synthetic_splits):

@@ -1,11 +1,43 @@
-"""The grading modules import each other without cycles (every import, also inside functions)."""
+"""The modules import each other in layers: no cycle, and never from a lower layer up.
+
+Every import counts, also those inside functions.  The layers are the README's module table,
+bottom to top; a module may import its own layer and the layers below it.
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
 from autograder.course import REPO
+
+# (layer, module prefixes), bottom first.  A module belongs to the longest prefix that names it.
+LAYERS = {
+    "hwlib": [
+        ("foundation", ["hwlib.errors", "hwlib.device", "hwlib.progress", "hwlib.cache"]),
+        ("data", ["hwlib.download", "hwlib.omniglot", "hwlib.splits"]),
+        ("tasks and models", ["hwlib.tasks", "hwlib.models", "hwlib.sinusoid"]),
+        ("skeleton", ["hwlib.evaluate", "hwlib.history", "hwlib.checkpoint", "hwlib.learner",
+                      "hwlib.outer_loop"]),
+        ("notebook", ["hwlib.budget", "hwlib.selfcheck", "hwlib.plots", "hwlib.widgets"]),
+        ("package", ["hwlib"]),
+    ],
+    "autograder": [
+        ("course and sandbox", ["autograder.course", "autograder.profiles", "autograder.sanitize",
+                                "autograder.isolation", "autograder.preprocessors",
+                                "autograder.nbgrader_config", "autograder.worker",
+                                "autograder.reference"]),
+        ("results and transport", ["autograder.results", "autograder.judge.client"]),
+        ("checks", ["autograder.checks", "autograder.student_code", "autograder.mutants"]),
+        ("judge", ["autograder.judge", "autograder.gradebook"]),
+        ("commands", ["autograder.batch", "autograder.grade", "autograder.validate",
+                      "autograder.train", "autograder.time_to_accuracy", "autograder.bench",
+                      "autograder.bench_isolation", "autograder.calibrate"]),
+        ("command line", ["autograder.__main__", "autograder"]),
+    ],
+}
 
 
 def _module(path: Path) -> str:
@@ -28,18 +60,31 @@ def _imports(path: Path, name: str) -> set[str]:
     return found
 
 
-def test_no_import_cycles_in_autograder():
-    files = {_module(p): p for p in (REPO / "autograder").rglob("*.py")}
+def _graph(package: str) -> dict[str, set[str]]:
+    files = {_module(p): p for p in (REPO / package).rglob("*.py")}
     graph = {m: {i for i in _imports(p, m) if i in files and i != m} for m, p in files.items()}
     # a package's __init__ is imported by its modules implicitly: leave those edges out
-    graph = {m: {i for i in deps if not m.startswith(i + ".")} for m, deps in graph.items()}
-    cycles, state = [], {}
+    return {m: {i for i in deps if not m.startswith(i + ".")} for m, deps in graph.items()}
+
+
+def _layer(package: str, module: str) -> int:
+    best = (-1, -1)
+    for rank, (_, prefixes) in enumerate(LAYERS[package]):
+        for p in prefixes:
+            if (module == p or module.startswith(p + ".")) and len(p) > best[1]:
+                best = (rank, len(p))
+    assert best[0] >= 0, f"{module} is in no layer of tests/test_imports.py: add it"
+    return best[0]
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    found, state = [], {}
 
     def visit(m: str, path: list[str]) -> None:
         state[m] = "open"
         for d in sorted(graph[m]):
             if state.get(d) == "open":
-                cycles.append(path[path.index(d):] + [d] if d in path else [m, d])
+                found.append(path[path.index(d):] + [d] if d in path else [m, d])
             elif d not in state:
                 visit(d, path + [d])
         state[m] = "done"
@@ -47,4 +92,63 @@ def test_no_import_cycles_in_autograder():
     for m in sorted(graph):
         if m not in state:
             visit(m, [m])
-    assert not cycles, cycles
+    return found
+
+
+@pytest.mark.parametrize("package", ["hwlib", "autograder"])
+def test_no_import_cycles(package):
+    assert not cycles(_graph(package))
+
+
+@pytest.mark.parametrize("package", ["hwlib", "autograder"])
+def test_no_import_from_a_lower_layer_up(package):
+    graph = _graph(package)
+    upward = [f"{m} ({LAYERS[package][_layer(package, m)][0]}) imports {d} "
+              f"({LAYERS[package][_layer(package, d)][0]})"
+              for m, deps in sorted(graph.items()) for d in sorted(deps)
+              if _layer(package, d) > _layer(package, m)]
+    assert not upward, upward
+
+
+def test_hwlib_never_imports_the_instructor_side_and_the_worker_only_itself():
+    for path in (REPO / "hwlib").glob("*.py"):
+        assert not {i for i in _imports(path, _module(path)) if i.startswith("autograder")}, path
+    for path in (REPO / "autograder" / "worker").glob("*.py"):  # mounted alone in the sandbox
+        outside = {i for i in _imports(path, _module(path))
+                   if i.startswith("autograder") and not i.startswith("autograder.worker")}
+        assert not outside, f"{path} imports {outside}: the sandbox holds only the worker"
+
+
+def test_the_checker_finds_a_cycle_and_an_upward_import():
+    """The tests above can fail: a made-up graph with a cycle and an upward edge."""
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+    assert _layer("hwlib", "hwlib.models") < _layer("hwlib", "hwlib.learner")
+    assert _layer("autograder", "autograder.checks.student") > \
+        _layer("autograder", "autograder.judge.client")
+
+
+def _readme_layers() -> list[tuple[str, list[str]]]:
+    text = (REPO / "README.md").read_text()
+    rows = []
+    for line in text.split("| layer | module | what it holds |")[1].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        layer, modules = (c.strip() for c in line.strip("|").split("|")[:2])
+        rows.append((layer, [m.strip(" `") for m in modules.split(",")]))
+    return rows
+
+
+def test_readme_module_table_and_layout_match_the_tree():
+    on_disk = {p.stem for p in (REPO / "hwlib").glob("*.py")} - {"__init__"}
+    table = _readme_layers()
+    assert sorted(m for _, ms in table for m in ms) == sorted(on_disk)
+    assert table == [(name, [p.split(".")[1] for p in prefixes])
+                     for name, prefixes in LAYERS["hwlib"][:-1]], "README table ≠ LAYERS"
+    layout = (REPO / "README.md").read_text().split("## Layout")[1].split("## ")[0]
+    for path in (REPO / "autograder").iterdir():
+        name = path.name if path.is_dir() else path.stem
+        if path.suffix == ".py" and name != "__init__" or path.is_dir() and (
+                path / "__init__.py").exists():
+            assert name in layout, f"autograder/{path.name} is missing from the README layout"
+    for mentioned in {w.strip(",()") for w in layout.split() if w.strip(",()").endswith(".py")}:
+        assert list((REPO / "autograder").rglob(mentioned)), f"README names {mentioned}"

@@ -49,21 +49,25 @@ def test_worker_sees_no_instructor_file_and_no_other_submission(tmp_path):
     gradebook.write_text("secret")
     code = f'''
 paths = [{str(REPO / "solutions" / "metalearning" / "metalearning.ipynb")!r},
-         {str(REPO / "autograder" / "reference" / "inner_loop.py")!r},
+         {str(REPO / "autograder" / "reference" / "answers.py")!r},
          {str(REPO / "autograder" / "checks" / "gradients.py")!r}, {str(other)!r}, {str(gradebook)!r}]
 reads = [attempt(lambda p=p: open(p, "rb").read(1)) for p in paths]
-repo = sorted(os.listdir({str(REPO)!r}))
+repo = attempt(lambda: os.listdir({str(REPO)!r}))
+import hwlib
+hwlib_file = hwlib.__file__  # the judge's own hwlib, mounted read-only beside the worker
 uid = os.getuid()
 import importlib.util
 has_reference = importlib.util.find_spec("autograder") is not None
 usr_write = attempt(lambda: open("/usr/x", "w"))
-hwlib_write = attempt(lambda: open({str(REPO / "hwlib" / "x.py")!r}, "w"))
-reads, repo = ",".join(reads), ",".join(repo)  # plain values cross the boundary, lists do not
+hwlib_write = attempt(lambda: open(os.path.join(os.path.dirname(hwlib.__file__), "x.py"), "w"))
+reads = ",".join(reads)  # plain values cross the boundary, lists do not
 '''
     with worker(code) as w:
-        got = values(w, "reads", "repo", "uid", "has_reference", "usr_write", "hwlib_write")
+        got = values(w, "reads", "repo", "uid", "has_reference", "usr_write", "hwlib_write",
+                     "hwlib_file")
     assert "allowed" not in got["reads"].split(","), got
-    assert got["repo"] == "hwlib"
+    assert got["repo"] == "FileNotFoundError"  # the repository is not there at all
+    assert got["hwlib_file"] == "/opt/hw/hwlib/__init__.py"
     assert got["uid"] == 65534
     assert got["has_reference"] is False
     assert got["usr_write"] != "allowed" and got["hwlib_write"] != "allowed"
@@ -202,3 +206,23 @@ def test_a_fork_that_returns_into_the_worker_never_answers_for_it():
         for _ in range(3):
             got = values(w, "child", "grandchild")
             assert got["child"] > 0 and got["grandchild"] > 0, got
+
+
+def test_worker_reads_the_judges_preprocessed_data_cache():
+    """Inside, HOME is /tmp: without the judge's cache folder named, each worker would decode
+    the PNGs again (seconds per submission) into its own tmpfs."""
+    from autograder.judge.submission import worker_env
+    from autograder.profiles import PROFILES
+    from hwlib.cache import resolve_cache_dir
+
+    code = '''
+from hwlib.cache import resolve_cache_dir
+cache = str(resolve_cache_dir())
+mounted = os.path.isdir(cache)
+'''
+    env = worker_env(PROFILES["tiny"], {})
+    with WorkerClient([{"id": "prelude", "source": ATTEMPT}, {"id": "c", "source": code}], env,
+                      Limits(), cell_seconds=60) as w:
+        got = values(w, "cache", "mounted")
+    assert got["cache"] == str(resolve_cache_dir().resolve()) == env["HWLIB_CACHE_DIR"]
+    assert got["mounted"] is True or not resolve_cache_dir().is_dir()

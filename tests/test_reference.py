@@ -11,24 +11,16 @@ import torch
 
 from autograder.reference import (anil_adapt, fomaml_meta_loss, inner_update, make_learner,
                                   maml_meta_loss, outer_step, reptile_meta_gradient)
-from autograder.reference.algorithms import anil_meta_loss, pretrain_loss
+from autograder.reference.algorithms import anil_meta_loss
+from hwlib.learner import pretrain_loss
 from hwlib.learner import outer_gradient
-from hwlib.models import MLP, forward, init_params, split_body_head, task_loss
-from hwlib.sinusoid import SinusoidSampler
-from hwlib.tasks import TaskBatch
-
-
-def tiny_problem(hidden: int = 6, tasks: int = 3, seed: int = 0):
-    model = MLP(hidden=hidden).double()
-    phi = {k: v.double().detach().requires_grad_(True) for k, v in init_params(model, seed).items()}
-    b = SinusoidSampler(k_shot=5, q_query=5, seed=seed).sample(tasks)
-    batch = TaskBatch(*(t.double() for t in (b.x_support, b.y_support, b.x_query, b.y_query)))
-    return model, phi, batch
+from hwlib.models import MLP, forward, split_body_head, task_loss
+from hwlib.sinusoid import tiny_sine_problem
 
 
 @pytest.fixture
 def tiny():
-    return tiny_problem()
+    return tiny_sine_problem()
 
 
 def finite_difference(f, phi, eps=1e-6):
@@ -118,7 +110,7 @@ def test_reptile_direction_is_phi_minus_theta_hat(tiny):
 
 
 def test_inner_update_by_hand():
-    model, phi, _ = tiny_problem(hidden=6)
+    model, phi, _ = tiny_sine_problem()
     x, y = torch.rand(4, 1, dtype=torch.float64), torch.rand(4, 1, dtype=torch.float64)
     g = grad_of(((forward(model, phi, x) - y) ** 2).mean(), phi)
     theta = inner_update(model, phi, x, y, alpha=0.1)

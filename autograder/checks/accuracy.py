@@ -15,16 +15,15 @@ import math
 import os
 import random
 import tempfile
+from dataclasses import replace
 from typing import Callable, Optional, Sequence
 
 import torch
 
 from autograder.profiles import Profile, profile_named
-from autograder.reference import inner_loop as ref
-from autograder.reference.fast import evaluate_tasks
+from autograder.reference import make_learner
 from hwlib.device import default_device
 from hwlib.evaluate import EvalResult
-from hwlib.learner import MetaLearner
 from hwlib.models import Conv4, init_params
 from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.splits import omniglot_splits
@@ -57,8 +56,7 @@ def student_meta_gradient(student: Student, device: torch.device, seed: int,
         from .common import returned_loss
 
         try:
-            loss, grads = returned_loss("maml_meta_loss", c.value, c.probes.get("grad", {}),
-                                        {k: v.detach().cpu() for k, v in phi.items()})
+            loss, grads = returned_loss("maml_meta_loss", c.value, c.probes.get("grad", {}), phi)
         except CheckFailed as e:
             fail(f"meta-training with your functions failed at meta-step {step[0]}: {e}")
         grads = {k: g.to(device) for k, g in grads.items()}
@@ -120,13 +118,14 @@ def train_and_evaluate(meta_gradient: MetaGradient | None, profile: Profile,
     phi = {k: v.to(device).detach().requires_grad_(True)
            for k, v in init_params(model, seed).items()}
     meta_gradient = meta_gradient or make(device)
-    learner = MetaLearner(model, lambda p, x, y, s: p, meta_gradient=meta_gradient,
-                          name="student-maml")
+    # the reference MAML's learner (α, batched evaluation) with the student's meta-gradient
+    learner = replace(make_learner("maml", model, ALPHA, 1), meta_gradient=meta_gradient,
+                      name="student-maml")
     sampler = EpisodeSampler(splits.train, 5, 1, 1, rotations=True, device=device, seed=seed)
     tasks = FixedTaskSet(splits.test, 5, 1, profile.test_query, profile.test_tasks)
 
     def score() -> EvalResult:
-        return evaluate_tasks(model, phi, tasks, ALPHA, profile.eval_inner_steps)
+        return learner.evaluate(phi, tasks, profile.eval_inner_steps)
 
     if not curve:
         meta_train(learner, phi, sampler.sample, _config(profile, profile.steps))

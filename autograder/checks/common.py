@@ -1,4 +1,5 @@
-"""Shared pieces of the hidden checks: the tiny float64 problem, comparisons, plain-data checks.
+"""Shared pieces of the hidden checks: the tiny classification problem (the sine one is
+:func:`hwlib.sinusoid.tiny_sine_problem`), comparisons, plain-data checks.
 
 Everything here runs in the judge on data the worker sent back (see :mod:`.student`).
 """
@@ -9,8 +10,7 @@ from typing import Callable, Mapping
 
 import torch
 
-from hwlib.models import MLP, init_params
-from hwlib.sinusoid import SinusoidSampler
+from hwlib.models import init_params
 from hwlib.tasks import TaskBatch
 
 from .student import CheckFailed, Opaque, fail
@@ -18,7 +18,7 @@ from .student import CheckFailed, Opaque, fail
 ALPHA = 0.05
 MLP_SPEC = {"kind": "mlp", "hidden": 6, "dtype": "float64"}
 
-__all__ = ["ALPHA", "MLP_SPEC", "CONV_SPEC", "grading_alpha", "tiny_classification", "CheckFailed", "fail", "tiny_problem", "check_params_dict",
+__all__ = ["ALPHA", "MLP_SPEC", "CONV_SPEC", "grading_alpha", "tiny_classification", "CheckFailed", "fail", "check_params_dict",
            "check_answer", "close", "max_diff", "scaled", "combine", "finite_difference",
            "leaf", "returned_loss"]
 
@@ -29,18 +29,6 @@ CONV_SPEC = {"kind": "conv4", "n_way": 3, "hidden": 2, "image_size": 16, "dtype"
 def grading_alpha(seed: int) -> float:
     """α of one grading: drawn from the seed, never a value students hard-code."""
     return round(0.03 + 0.04 * ((seed * 7919) % 1000) / 1000, 4) + 0.0003
-
-
-def tiny_problem(tasks: int = 3, seed: int = 0, hidden: int = 6, dtype=torch.float64,
-                 k_shot: int = 4, q_query: int = 7):
-    """A 1-6-6-1 MLP and a meta-batch of sine tasks (support and query of different sizes):
-    small enough for finite differences.  ``seed`` (drawn by the judge for each grading)
-    picks φ and the tasks."""
-    model = MLP(hidden=hidden).to(dtype)
-    phi = {k: v.to(dtype).detach().requires_grad_(True) for k, v in init_params(model, seed).items()}
-    b = SinusoidSampler(k_shot=k_shot, q_query=q_query, seed=seed).sample(tasks)
-    return model, phi, TaskBatch(*(t.to(dtype) for t in (b.x_support, b.y_support, b.x_query,
-                                                          b.y_query)))
 
 
 def tiny_classification(tasks: int = 3, seed: int = 0):

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import torch
 
-from autograder.reference import inner_loop as ref
+from autograder.reference import answers as ref
+from hwlib.sinusoid import tiny_sine_problem
 from hwlib.models import split_body_head, task_loss
 from hwlib.tasks import TaskBatch
 
 from .common import (CONV_SPEC, MLP_SPEC, check_params_dict, close, combine, fail,
-                     finite_difference, grading_alpha, leaf, scaled, tiny_classification,
-                     tiny_problem)
+                     finite_difference, grading_alpha, leaf, scaled, tiny_classification)
 from .diagnose import HARD_CODED, adapt, closest_params, example_params, sets
 from .student import MODEL, P, Student
 
@@ -55,7 +55,7 @@ def _step_family(phi, g, alpha: float) -> list:
 
 def _inner_value(s: Student, seed: int, dtype) -> tuple:
     alpha = grading_alpha(seed)
-    model, phi, batch = tiny_problem(seed=seed, dtype=dtype)
+    model, phi, batch = tiny_sine_problem(seed=seed, dtype=dtype)
     t = batch[0]
     spec = {**MLP_SPEC, "dtype": str(dtype).split(".")[-1]}
     c = _called(s, "inner_update", P(phi), t.x_support, t.y_support, alpha, spec=spec,
@@ -129,7 +129,7 @@ def check_outer_step(outer_step, seed: int = 0) -> None:
     in), and the meta-loss is returned as a Python float.  How — zero_grad before backward or
     after step, ``p.grad = None``, ``.item()`` or ``float()`` — is the student's choice."""
     s = Student.of(outer_step, "outer_step")
-    model, phi, batch = tiny_problem(seed=seed)
+    model, phi, batch = tiny_sine_problem(seed=seed)
     data = [(batch.x_support[0], batch.y_support[0]), (batch.x_query[1], batch.y_query[1])]
     lr = 0.1
     got = s.outer_step(MLP_SPEC, phi, data, lr)
@@ -186,7 +186,7 @@ def check_anil_adapt(anil_adapt, seed: int = 0) -> None:
     """Only head parameters move; they move as in MAML's inner loop; second order when asked."""
     s = Student.of(anil_adapt, "anil_adapt")
     alpha = grading_alpha(seed)
-    model, phi, batch = tiny_problem(seed=seed)
+    model, phi, batch = tiny_sine_problem(seed=seed)
     t = batch[0]
     c = _called(s, "anil_adapt", P(phi), t.x_support, t.y_support, alpha, steps=2, probes=[INPUTS])
     out = c.value
@@ -247,7 +247,7 @@ def check_reptile_meta_gradient(reptile_meta_gradient, seed: int = 0) -> None:
     """Direction (1/B) Σ (φ − θ̂_i) with θ̂_i from ``steps`` SGD steps on support ∪ query."""
     s = Student.of(reptile_meta_gradient, "reptile_meta_gradient")
     alpha = grading_alpha(seed)
-    model, phi, batch = tiny_problem(seed=seed)
+    model, phi, batch = tiny_sine_problem(seed=seed)
     c = _called(s, "reptile_meta_gradient", P(phi), batch, alpha, steps=3, probes=[INPUTS],
                 substitute={"inner_update": ref.inner_update})
     out = c.value

@@ -10,6 +10,7 @@ next request starts a fresh worker (the student's cells are run again), at most
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -165,8 +166,6 @@ class WorkerClient:
     def stop(self) -> None:
         """Kill the worker's whole tree (session, sandbox, cgroup) and close the channel."""
         if self._proc is not None:
-            import signal
-
             for kill in (lambda: os.killpg(self._proc.pid, signal.SIGKILL),
                          lambda: self._proc.kill()):
                 try:

@@ -19,6 +19,7 @@ import unicodedata
 from pathlib import Path
 
 from autograder.checks.student import Student
+from hwlib.cache import CACHE_ENV, resolve_cache_dir
 from autograder.course import ASSIGNMENT, NOTEBOOK, REPO, nbgrader, submit
 from autograder.isolation import Limits
 from autograder.profiles import Profile
@@ -29,6 +30,8 @@ from .client import WorkerClient, WorkerLost
 from .verdicts import catalogue, judge_all
 
 SOURCE = REPO / "solutions" / ASSIGNMENT / NOTEBOOK
+JUDGED = "judged (not yet recorded by nbgrader)"
+OVERRUN = "graded until the notebook ran over"
 
 
 def plain_text(text: str, limit: int = 1500) -> str:
@@ -54,7 +57,11 @@ def worker_cells(nb: dict) -> list[dict]:
 
 
 def worker_env(profile: Profile, extra: dict) -> dict:
-    env = {"HW_GRADING": "1", "HW_GRADING_PROFILE": profile.name, "PYTHONUNBUFFERED": "1"}
+    """The worker's environment: the profile, the data, and the judge's preprocessing cache
+    (always named: inside the sandbox ``HOME`` is ``/tmp``, so the default cache folder would
+    be an empty one there, and every worker would decode the 32,460 PNGs again)."""
+    env = {"HW_GRADING": "1", "HW_GRADING_PROFILE": profile.name, "PYTHONUNBUFFERED": "1",
+           CACHE_ENV: str(resolve_cache_dir().resolve())}
     for name in ("OMNIGLOT_ROOT", "HWLIB_CACHE_DIR", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                  "CUDA_VISIBLE_DEVICES"):
         value = extra.get(name, os.environ.get(name))
@@ -91,9 +98,11 @@ def write_verdicts(nb: dict, verdicts: dict, cell_errors: dict) -> dict:
     return nb
 
 
-def grade_one(root: Path, student: str, notebook: Path | None, profile: Profile, seed: int,
+def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile, seed: int,
               isolated: bool = True, extra_env: dict | None = None) -> Row:
-    """Grade one submission in the grading workspace ``root``; always returns a row."""
+    """Judge one submission and write its graded notebook into ``root/submitted/``; the row
+    holds the messages and notes.  :func:`record` then has nbgrader score it (``status``
+    stays ``"judged"`` until then; a submission that cannot be judged gets its final status)."""
     row, start = Row(student, seed=seed, isolation="bubblewrap" if isolated else "none"), \
         time.perf_counter()
     if notebook is None:
@@ -120,9 +129,10 @@ def grade_one(root: Path, student: str, notebook: Path | None, profile: Profile,
             verdicts = {t.grade_id: f"your notebook stopped the grading process: {e}"
                         for t in tests}
     row.startup_seconds = round(sum(client.startup_seconds), 2)
+    row.status = JUDGED
     if time.monotonic() >= deadline:
-        row.status = (f"graded until the notebook ran over {profile.notebook_seconds} s "
-                      "(the tests not run by then failed)")
+        row.status = (f"{OVERRUN} {profile.notebook_seconds} s (the tests not run by then "
+                      "failed)")
     if client.starts > 1:
         row.notes.append(f"the grading process was started {client.starts} times (your code "
                          "ended or hung it)")
@@ -135,20 +145,41 @@ def grade_one(root: Path, student: str, notebook: Path | None, profile: Profile,
                                "source": "**Notes from the grader**\n\n" + "\n".join(
                                    f"* {plain_text(n, 300)}" for n in row.notes)})
     submit(root, student, nb)
-    proc = nbgrader(["autograde", ASSIGNMENT, "--student", student, "--force", "--create"],
-                    cwd=root, timeout=600, check=False)
-    if proc.returncode != 0:
-        row.status = "not graded: nbgrader could not record it (" + " | ".join(
-            (proc.stdout + proc.stderr).strip().splitlines()[-3:])[:300] + ")"
-    read_gradebook(root, row)
     row.messages = {k: plain_text(v) for k, v in verdicts.items() if v}
-    if row.status.startswith("graded"):
-        feedback = nbgrader(["generate_feedback", ASSIGNMENT, "--student", student, "--force"],
-                            cwd=root, timeout=600, check=False)
-        if feedback.returncode != 0:
-            row.status = "graded (feedback could not be generated)"
     row.seconds = round(time.perf_counter() - start, 1)
     return row
+
+
+def record(root: Path, rows: list[Row]) -> list[Row]:
+    """nbgrader scores the judged rows' notebooks (one ``autograde`` and one
+    ``generate_feedback`` for all of them: nbgrader's start-up is paid once) and their rows get
+    the gradebook's scores.  A notebook nbgrader cannot record fails alone."""
+    judged = [r for r in rows if r.status == JUDGED or r.status.startswith(OVERRUN)]
+    if not judged:
+        return rows
+    start = time.perf_counter()
+    proc = nbgrader(["autograde", ASSIGNMENT, "--force", "--create"], cwd=root, timeout=600,
+                    check=False)
+    log = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])[:300]
+    for row in judged:
+        if (root / "autograded" / row.student / ASSIGNMENT / NOTEBOOK).is_file():
+            row.status = "graded" if row.status == JUDGED else row.status
+        else:
+            row.status = f"not graded: nbgrader could not record it ({log})"
+        read_gradebook(root, row)
+    if any(r.status.startswith("graded") for r in judged):
+        nbgrader(["generate_feedback", ASSIGNMENT, "--force"], cwd=root, timeout=600,
+                 check=False)
+    share = (time.perf_counter() - start) / len(judged)
+    for row in judged:
+        if row.status.startswith("graded") and not _feedback(root, row.student).is_file():
+            row.status = "graded (feedback could not be generated)"
+        row.seconds = round(row.seconds + share, 1)
+    return rows
+
+
+def _feedback(root: Path, student: str) -> Path:
+    return root / "feedback" / student / ASSIGNMENT / (Path(NOTEBOOK).stem + ".html")
 
 
 _REFUSED = re.compile(r"PermissionError|Read-only file system|Network is unreachable|"

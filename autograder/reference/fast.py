@@ -1,6 +1,6 @@
 """The reference algorithms on a whole meta-batch at once (the fast path).
 
-Same mathematics as :mod:`.inner_loop` — which keeps the students' one-task-at-a-time form —
+Same mathematics as :mod:`.answers` — which keeps the students' one-task-at-a-time form —
 but every task of the meta-batch is adapted together with :mod:`autograder.reference.batched`: θ is a dict of
 ``[B, *shape]`` tensors, θ_i = φ at the start, and one inner step for all tasks is
 
@@ -105,8 +105,10 @@ def reptile_meta_gradient(model: nn.Module, phi: Params, batch: TaskBatch, alpha
     return direction, task_losses(model, theta, x, y).detach().mean()
 
 
-def pretrain_loss(model: nn.Module, phi: Params, batch: TaskBatch) -> torch.Tensor:
-    """Multi-task pretraining: (1/B) Σ_i l_query_i(φ) — the loss of φ itself."""
+def pretrain_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float = 0.0,
+                  steps: int = 0) -> torch.Tensor:
+    """Multi-task pretraining: (1/B) Σ_i l_query_i(φ) — the loss of φ itself
+    (:func:`hwlib.learner.pretrain_loss`, all tasks at once; α and steps are not used)."""
     return task_losses(model, phi, batch.x_query, batch.y_query).mean()
 
 

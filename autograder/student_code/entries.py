@@ -38,10 +38,10 @@ class Variant:
 def namespace_with(*entries: Bug | Variant) -> dict:
     """The reference answers and the notebook's imports in one namespace, with each entry's
     ``source`` executed into it (replacing that one function)."""
-    from autograder.reference import inner_loop
+    from autograder.reference import answers
 
     namespace: dict = {"__name__": "student_code"}
-    exec(compile(inspect.getsource(inner_loop), "<reference>", "exec"), namespace)  # noqa: S102
+    exec(compile(inspect.getsource(answers), "<reference>", "exec"), namespace)  # noqa: S102
     exec(compile(PRELUDE, "<imports>", "exec"), namespace)  # noqa: S102
     for entry in entries:
         exec(compile(entry.source, f"<student {entry.name}>", "exec"), namespace)  # noqa: S102

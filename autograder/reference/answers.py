@@ -92,10 +92,3 @@ def reptile_meta_gradient(model: nn.Module, phi: Params, batch: TaskBatch, alpha
         losses.append(task_loss(model, theta, x, y).detach())
     return direction, torch.stack(losses).mean()
 
-
-def adapt_steps(update, phi: Params, x: torch.Tensor, y: torch.Tensor, steps: int) -> Params:
-    """Apply ``update(θ, x, y)`` ``steps`` times from φ (test-time adaptation)."""
-    theta = phi
-    for _ in range(steps):
-        theta = update(theta, x, y)
-    return theta
