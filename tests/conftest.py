@@ -126,3 +126,26 @@ def grading_data(synthetic_root, monkeypatch) -> Path:
     root = os.environ.get("OMNIGLOT_ROOT") or str(synthetic_root)
     monkeypatch.setenv("OMNIGLOT_ROOT", root)
     return Path(root)
+
+
+@pytest.fixture(scope="session")
+def _generated_assignment(tmp_path_factory) -> Path:
+    """nbgrader's generate_assignment, once for the session (the real one: ensure_template)."""
+    from autograder.course import ensure_template
+
+    return ensure_template(tmp_path_factory.mktemp("nbgrader-template"))
+
+
+@pytest.fixture
+def seed_template(_generated_assignment):
+    """``seed(out)``: put the session's generated assignment where ``grade``/``merge`` look for
+    it in ``out`` (they check its SHA-256 and use it), so each grading folder does not pay
+    nbgrader's generate_assignment (≈ 10 s) again.  Returns ``out``."""
+    import shutil
+
+    from autograder.gradebook import TEMPLATE
+
+    def seed(out: Path) -> Path:
+        shutil.copytree(_generated_assignment, out / TEMPLATE / _generated_assignment.name)
+        return out
+    return seed

@@ -145,14 +145,15 @@ def _leftovers(marks: list[str]) -> dict[str, str]:
 
 
 @pytest.mark.timeout(2400)
-def test_no_attack_buys_a_point_or_hurts_anyone(tmp_path, grading_data):
+def test_no_attack_buys_a_point_or_hurts_anyone(tmp_path, grading_data, seed_template):
     token, canary, out = "pwn" + uuid.uuid4().hex[:10], tmp_path / "canary", tmp_path / "out"
     canary.mkdir()
     (canary / "precious.txt").write_text("ORIGINAL")
     write_submissions(tmp_path / "subs", tmp_path, canary, token)
+    seed_template(out)
     try:
         rows = grade(tmp_path / "subs", out, "tiny", cell_timeout=20, notebook_timeout=240,
-                     progress=False, jobs=2)
+                     progress=False, jobs=3)  # 3: attacks that wait (time limits) overlap
     finally:  # clean up after the attacks whatever happened, then report
         for _ in range(20):  # the grader's teardown may take a moment
             # this session's folder: in the cmdline of every sandbox (bwrap binds its data and

@@ -36,6 +36,8 @@ def test_train_command_reports_json(synthetic_root, isolated_cache, algo):
     assert report["test_tasks"] == 12 and report["device"].startswith(("cpu", "cuda", "mps"))
     assert report["tasks_per_second"] > 0 and report["wall_seconds"] >= report["train_seconds"]
     assert report["config"]["inner_lr"] > 0
+    assert report["alpha"] == report["config"]["inner_lr"]  # the learner's α, end to end
+    assert report["meta_lr"] == report["config"]["meta_lr"]
     assert [row["step"] for row in report["validation"]] == [2]
 
 

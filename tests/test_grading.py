@@ -21,8 +21,10 @@ from autograder.validate import validate
 
 
 @pytest.mark.timeout(1800)  # about 20 s per notebook on 2 idle cores; far more on a loaded machine
-def test_solution_full_blank_zero_and_every_bug_caught(tmp_path, grading_data, capsys):
-    verdicts = validate("tiny", mutants=True, out=tmp_path / "course", progress=True, jobs=2)
+def test_solution_full_blank_zero_and_every_bug_caught(tmp_path, grading_data, capsys,
+                                                       seed_template):
+    verdicts = validate("tiny", mutants=True, out=seed_template(tmp_path / "course"),
+                        progress=True, jobs=2)
     table = capsys.readouterr().out
     print(table)
     assert {v.name for v in verdicts} == {"solution", "blank"} | {
@@ -39,7 +41,7 @@ def test_solution_full_blank_zero_and_every_bug_caught(tmp_path, grading_data, c
     assert not control, control  # messages render as written (no tab from "\theta" in a hint)
 
 
-def test_broken_submissions_still_get_a_row(tmp_path, grading_data):
+def test_broken_submissions_still_get_a_row(tmp_path, grading_data, seed_template):
     subs = tmp_path / "subs"
     (subs / "not_json").mkdir(parents=True)
     (subs / "not_json" / NOTEBOOK).write_text("{ this is not a notebook")
@@ -47,7 +49,7 @@ def test_broken_submissions_still_get_a_row(tmp_path, grading_data):
     (subs / "empty_file" / NOTEBOOK).write_text("")
     (subs / "no_notebook").mkdir()
     (subs / "no_notebook" / "answers.txt").write_text("I forgot the notebook")
-    rows = grade(subs, tmp_path / "course", "tiny", progress=False)
+    rows = grade(subs, seed_template(tmp_path / "course"), "tiny", progress=False)
     assert [r.student for r in rows] == ["empty_file", "no_notebook", "not_json"]
     for r in rows:
         assert r.score == 0 and r.max_score > 0 and r.status != "graded", r
@@ -56,7 +58,8 @@ def test_broken_submissions_still_get_a_row(tmp_path, grading_data):
     assert len(written) == 3
 
 
-def test_notebook_time_limit_kills_the_worker_and_keeps_a_row(tmp_path, grading_data):
+def test_notebook_time_limit_kills_the_worker_and_keeps_a_row(tmp_path, grading_data,
+                                                              seed_template):
     import json
 
     from autograder.course import REPO
@@ -67,7 +70,7 @@ def test_notebook_time_limit_kills_the_worker_and_keeps_a_row(tmp_path, grading_
     answer["source"] = "import time\nwhile True:\n    time.sleep(1)"
     (tmp_path / "subs" / "looper").mkdir(parents=True)
     (tmp_path / "subs" / "looper" / NOTEBOOK).write_text(json.dumps(nb))
-    (row,) = grade(tmp_path / "subs", tmp_path / "course", "tiny", notebook_timeout=20,
+    (row,) = grade(tmp_path / "subs", seed_template(tmp_path / "course"), "tiny", notebook_timeout=20,
                    progress=False)
     assert row.score == 0 and "ran over 20 s" in row.status
     leftover = []
@@ -94,7 +97,8 @@ def _tamper_tests(nb: dict) -> dict:
     return nb
 
 
-def test_shards_merge_into_one_gradebook_and_reruns_resume(tmp_path, grading_data):
+def test_shards_merge_into_one_gradebook_and_reruns_resume(tmp_path, grading_data,
+                                                          seed_template):
     import json
 
     from nbgrader.api import Gradebook
@@ -112,11 +116,11 @@ def test_shards_merge_into_one_gradebook_and_reruns_resume(tmp_path, grading_dat
     (subs / "empty" / NOTEBOOK).write_text("")
     (subs / "not_json").mkdir()
     (subs / "not_json" / NOTEBOOK).write_text("{ nope")
-    shards = [tmp_path / f"shard{i}" for i in (1, 2)]
+    shards = [seed_template(tmp_path / f"shard{i}") for i in (1, 2)]
     for i, out in enumerate(shards, 1):
         rows = grade(subs, out, "tiny", progress=False, jobs=2, shard=(i, 2))
         assert len(rows) == 2
-    merged = merge(tmp_path / "all", shards)
+    merged = merge(seed_template(tmp_path / "all"), shards)
     by = {r.student: r for r in merged}
     assert sorted(by) == ["blank_tampered", "empty", "not_json", "solution_tampered"]
     assert by["solution_tampered"].score == by["solution_tampered"].max_score > 0

@@ -93,7 +93,7 @@ def run(command: str, cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch):
+def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch, seed_template):
     """A class of two (alice: the solution, bob: the blank release), graded on two runners,
     merged, resumed, and alice regraded — the TA guide's commands in its order."""
     monkeypatch.setenv("OMNIGLOT_ROOT", str(grading_data.resolve()))  # the TA's data folder
@@ -103,6 +103,8 @@ def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch):
         (tmp_path / "submissions" / student).mkdir(parents=True)
         (tmp_path / "submissions" / student / "metalearning.ipynb").write_bytes(notebook.read_bytes())
     commands = [c for c, g in guide_commands().items() if g == "ta.md"]
+    for out in ("part1", "part2", "grading"):  # the guide's grading folders
+        seed_template(tmp_path / out)
     merge_order = [c for c in commands if "--shard" in c or "merge" in c]
     for command in merge_order:
         run(command, tmp_path)
