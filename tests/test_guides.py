@@ -83,14 +83,23 @@ def test_student_guide_lists_every_graded_test_with_its_points():
         assert f"`{test}`" in text or f"`{family}" in text, test
 
 
-def run(command: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``command`` as written, in ``cwd`` (``grade`` with the tiny profile)."""
+def start(command: str, cwd: Path) -> subprocess.Popen:
+    """``command`` as written, started in ``cwd`` (``grade`` with the tiny profile)."""
     argv = [sys.executable, *shlex.split(command)[1:]]
     argv += ["--profile", "tiny"] if argv[3] == "grade" else []
     env = {**os.environ, "PYTHONPATH": str(REPO)}  # OMNIGLOT_ROOT: absolute (grading_data)
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
-    assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-    return proc
+    return subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def finish(command: str, popen: subprocess.Popen) -> subprocess.CompletedProcess:
+    out, err = popen.communicate(timeout=900)
+    assert popen.returncode == 0, f"{command}\n{out[-2000:]}\n{err[-2000:]}"
+    return subprocess.CompletedProcess(popen.args, popen.returncode, out, err)
+
+
+def run(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    return finish(command, start(command, cwd))
 
 
 def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch, seed_template):
@@ -106,7 +115,11 @@ def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch, seed_
     for out in ("part1", "part2", "grading"):  # the guide's grading folders
         seed_template(tmp_path / out)
     merge_order = [c for c in commands if "--shard" in c or "merge" in c]
-    for command in merge_order:
+    shards = [c for c in merge_order if "--shard" in c]
+    runners = [(c, start(c, tmp_path)) for c in shards]  # the guide's two runners, at once
+    for command, popen in runners:
+        finish(command, popen)
+    for command in [c for c in merge_order if c not in shards]:
         run(command, tmp_path)
     rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "grading" / "grades.csv"))}
     assert float(rows["alice"]["score"]) == float(rows["alice"]["max_score"]) == 33
