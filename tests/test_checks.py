@@ -14,6 +14,7 @@ import unicodedata
 import warnings
 
 import pytest
+import torch
 
 import autograder.checks as checks
 from autograder.judge.submission import SOURCE
@@ -103,3 +104,23 @@ def test_each_function_is_graded_alone():
     for name in ("maml_meta_loss", "fomaml_meta_loss", "reptile_meta_gradient"):
         getattr(checks, f"check_{name}")(namespace[name])
         assert namespace["inner_update"] is broken
+
+
+def test_a_relu_switch_near_phi_does_not_fail_a_correct_answer():
+    """Grading seed 137966111 put a hidden unit's switch within ε of φ: the finite differences
+    of MAML's meta-loss measured a jump (off by 2e3) and the reference solution lost
+    test_maml_gradient.  The judge now uses the exact derivative there."""
+    from autograder.checks.common import finite_difference, grading_alpha, leaf, true_gradient
+    from hwlib import tiny_sine_problem
+
+    seed = 137966111
+    model, phi, batch = tiny_sine_problem(seed=seed)
+    alpha = grading_alpha(seed)
+    f = lambda p: reference.maml_meta_loss(model, p, batch, alpha)  # noqa: E731
+    fd = finite_difference(lambda p: f(leaf(p)), phi)
+    at = leaf(phi)
+    exact = dict(zip(phi, torch.autograd.grad(f(at), list(at.values()))))
+    assert max((fd[k] - exact[k]).abs().max().item() for k in phi) > 1  # the jump is there
+    want = true_gradient(f, phi)
+    assert all(torch.equal(want[k], exact[k]) for k in phi)
+    checks.check_maml_meta_loss(reference.maml_meta_loss, seed=seed)  # full marks

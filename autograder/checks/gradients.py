@@ -18,7 +18,7 @@ from hwlib.models import split_body_head, task_loss
 from hwlib.tasks import TaskBatch
 
 from .common import (CONV_SPEC, MLP_SPEC, check_params_dict, close, combine, fail,
-                     finite_difference, grading_alpha, leaf, scaled, tiny_classification)
+                     grading_alpha, leaf, scaled, tiny_classification, true_gradient)
 from .diagnose import HARD_CODED, adapt, closest_params, example_params, sets
 from .student import MODEL, P, Student
 
@@ -217,9 +217,8 @@ def check_anil_adapt(anil_adapt, seed: int = 0) -> None:
     c = _called(s, "anil_adapt", P(phi), t.x_support, t.y_support, alpha, steps=1,
                 create_graph=True, probes=[loss])
     got = c.probes.get("loss", {})
-    fd = finite_difference(lambda p: task_loss(model, ref.anil_adapt(model, leaf(p), t.x_support,
-                                                                     t.y_support, alpha),
-                                               t.x_query, t.y_query), phi)
+    fd = true_gradient(lambda p: task_loss(model, ref.anil_adapt(
+        model, p, t.x_support, t.y_support, alpha, create_graph=True), t.x_query, t.y_query), phi)
     if "grads" not in got or not close({k: got["grads"].get(k, torch.zeros_like(v))
                                         for k, v in phi.items()}, fd, rtol=1e-4, atol=1e-7):
         fail("anil_adapt(create_graph=True) does not give the true meta-gradient of the query "

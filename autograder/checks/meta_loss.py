@@ -16,7 +16,7 @@ import torch
 from autograder.reference import answers as ref
 from hwlib.sinusoid import tiny_sine_problem
 
-from .common import (CONV_SPEC, MLP_SPEC, close, fail, finite_difference, grading_alpha, leaf,
+from .common import (CONV_SPEC, MLP_SPEC, close, fail, grading_alpha, leaf, true_gradient,
                      max_diff, returned_loss, tiny_classification)
 from .diagnose import closest, describe_batch, example_value, meta_loss_family
 from .student import MODEL, P, Student
@@ -53,7 +53,7 @@ def _check_value(name: str, v: float, model, phi, batch, alpha: float, steps: in
 def _check_meta_gradient(name: str, grads: dict, model, phi, batch, alpha: float, steps: int,
                          second_order: bool) -> None:
     if steps == 1:  # central finite differences of the true meta-loss
-        fd = finite_difference(lambda p: ref.maml_meta_loss(model, leaf(p), batch, alpha), phi)
+        fd = true_gradient(lambda p: ref.maml_meta_loss(model, p, batch, alpha), phi)
     else:  # the reference's exact (autograd, float64) meta-gradient: what FD agrees with at 1
         at = leaf(phi)
         fd = dict(zip(phi, torch.autograd.grad(ref.maml_meta_loss(model, at, batch, alpha, steps),
