@@ -18,12 +18,13 @@ import torch
 
 from hwlib.device import default_device, keep_cpu_memory_mapped
 from hwlib.evaluate import EvalResult
-from hwlib.models import Conv4, init_params
+from hwlib.models import Conv4
 from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.splits import omniglot_splits
 from hwlib.tasks import EpisodeSampler, FixedTaskSet
 
 from .reference import ALGORITHMS, make_learner
+from .reference.algorithms import initial_params
 
 # Hyper-parameters of each reference algorithm: α inner lr, inner steps in training and at test
 # time (test-time adaptation may take more steps than training did), η meta lr, outer optimizer.
@@ -35,6 +36,12 @@ ALGO_DEFAULTS = {
     "reptile": dict(inner_lr=0.1, inner_steps=5, eval_inner_steps=5, meta_lr=1.0,
                     optimizer="sgd"),
     "pretrain": dict(inner_lr=0.4, inner_steps=1, eval_inner_steps=3, meta_lr=1e-3,
+                     optimizer="adam"),
+    # α is the starting value of every learned rate
+    "metasgd": dict(inner_lr=0.4, inner_steps=1, eval_inner_steps=1, meta_lr=1e-3,
+                    optimizer="adam"),
+    # no inner loop: α and the inner steps are not used
+    "protonet": dict(inner_lr=0.0, inner_steps=0, eval_inner_steps=0, meta_lr=1e-3,
                      optimizer="adam"),
 }
 
@@ -99,8 +106,8 @@ def prepare(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] 
     sampler = EpisodeSampler(splits.train, spec.n_way, spec.k_shot, spec.q_query,
                              rotations=spec.rotations, device=device, seed=spec.seed)
     model = Conv4(spec.n_way, image_size=spec.image_size).to(device)
-    phi = {k: v.to(device).detach().requires_grad_(True)
-           for k, v in init_params(model, spec.seed).items()}
+    phi = {k: v.to(device).detach().requires_grad_(True) for k, v in
+           initial_params(spec.algo, model, spec.seed, spec.inner_lr).items()}
     learner = make_learner(spec.algo, model, spec.inner_lr, spec.inner_steps, impl=spec.impl)
     config = TrainConfig(meta_batch_size=spec.meta_batch_size, meta_lr=spec.meta_lr,
                          optimizer=spec.optimizer, steps=spec.steps, minutes=spec.minutes,

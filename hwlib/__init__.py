@@ -13,6 +13,7 @@ from .download import download_omniglot
 from .errors import CacheError, CorruptDataError, DataNotFoundError, DownloadError, HwlibError
 from .evaluate import EvalResult, accuracy, evaluate, evaluate_steps, graph_memory_mb, mean_ci95
 from .learner import MetaLearner, inner_loop, pretrain_loss
+from .metric import embed, init_alphas, pack, prototype_head, unpack
 from .models import (MLP, Conv4, Params, detach_params, forward, init_params, split_body_head,
                      task_loss)
 from .omniglot import CharacterSet, load_set
@@ -28,7 +29,8 @@ __all__ = [
     "DownloadError", "EpisodeSampler", "EvalResult", "FixedTaskSet", "HwlibError", "MLP",
     "MetaLearner", "Params", "SineTasks", "SinusoidSampler", "Splits", "TaskBatch",
     "TrainConfig", "TrainResult", "accuracy", "default_device", "detach_params",
-    "download_omniglot", "evaluate", "evaluate_steps", "forward", "graph_memory_mb",
-    "init_params", "inner_loop", "load_set", "mean_ci95", "meta_train", "notebook_budget",
-    "omniglot_splits", "pretrain_loss", "split_body_head", "task_loss", "tiny_sine_problem",
+    "download_omniglot", "embed", "evaluate", "evaluate_steps", "forward", "graph_memory_mb",
+    "init_alphas", "init_params", "inner_loop", "load_set", "mean_ci95", "meta_train", "notebook_budget",
+    "omniglot_splits", "pack", "pretrain_loss", "prototype_head", "split_body_head", "task_loss", "tiny_sine_problem",
+    "unpack",
 ]

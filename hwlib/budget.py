@@ -34,11 +34,14 @@ class NotebookBudget:
 BUDGETS = {
     # the four meta-learners get the same minutes, so their accuracies compare at equal time
     "gpu": NotebookBudget("gpu", 3000, {"maml": 3.0, "fomaml": 3.0, "anil": 3.0, "reptile": 3.0,
-                                        "pretrain": 2.0}, None, 16, 600, 100, 100, 200),
+                                        "pretrain": 2.0, "metasgd": 3.0, "protonet": 3.0},
+                           None, 16, 600, 100, 100, 200),
     "cpu": NotebookBudget("cpu", 2000, {"maml": 3.0, "fomaml": 3.0, "anil": 3.0, "reptile": 3.0,
-                                        "pretrain": 2.0}, None, 16, 600, 100, 50, 200),
+                                        "pretrain": 2.0, "metasgd": 3.0, "protonet": 3.0},
+                           None, 16, 600, 100, 50, 200),
     "tiny": NotebookBudget("tiny", 30, {"maml": 0.1, "fomaml": 0.1, "anil": 0.1, "reptile": 0.1,
-                                        "pretrain": 0.1}, 3, 2, 20, 4, 2, 4),
+                                        "pretrain": 0.1, "metasgd": 0.1, "protonet": 0.1},
+                            3, 2, 20, 4, 2, 4),
 }
 
 

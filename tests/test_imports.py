@@ -18,14 +18,15 @@ LAYERS = {
     "hwlib": [
         ("foundation", ["hwlib.errors", "hwlib.device", "hwlib.progress", "hwlib.cache"]),
         ("data", ["hwlib.download", "hwlib.omniglot", "hwlib.splits"]),
-        ("tasks and models", ["hwlib.tasks", "hwlib.models", "hwlib.sinusoid"]),
+        ("tasks and models", ["hwlib.tasks", "hwlib.models", "hwlib.sinusoid", "hwlib.metric"]),
         ("skeleton", ["hwlib.evaluate", "hwlib.history", "hwlib.checkpoint", "hwlib.learner",
                       "hwlib.outer_loop"]),
-        ("notebook", ["hwlib.budget", "hwlib.selfcheck", "hwlib.plots", "hwlib.widgets"]),
+        ("notebook", ["hwlib.budget", "hwlib.selfcheck", "hwlib.plots", "hwlib.widgets",
+                      "hwlib.embedding_explorer"]),
         ("package", ["hwlib"]),
     ],
     "autograder": [
-        ("course and sandbox", ["autograder.course", "autograder.profiles", "autograder.sanitize",
+        ("course and sandbox", ["autograder.course", "autograder.assignments", "autograder.profiles", "autograder.sanitize",
                                 "autograder.isolation", "autograder.preprocessors",
                                 "autograder.nbgrader_config", "autograder.worker",
                                 "autograder.reference"]),

@@ -17,10 +17,14 @@ import torch
 from torch import nn
 
 from hwlib.learner import MetaLearner, pretrain_loss
-from hwlib.models import Params, task_loss
+from hwlib.models import Params, detach_params, init_params, split_body_head, task_loss
 from hwlib.tasks import TaskBatch
 
-from . import fast
+from hwlib.metric import init_alphas, pack, unpack
+
+from . import fast, fast_protonet
+from .answers_metasgd_protonet import (metasgd_inner_update, metasgd_meta_loss, protonet_loss,
+                                       prototypes)
 from .answers import (anil_adapt, fomaml_meta_loss, inner_update, maml_meta_loss,
                       reptile_meta_gradient)
 
@@ -80,8 +84,51 @@ def make_pretrain(model: nn.Module, alpha: float = 0.4, steps: int = 1,
                     quick=dict(meta_loss=fast.pretrain_loss))
 
 
+def make_metasgd(model: nn.Module, alpha: float = 0.4, steps: int = 1,
+                 impl: str = "fast") -> MetaLearner:
+    """Meta-SGD: φ and the per-element inner rates α (all ``alpha`` at the start) are learned
+    together, packed in one dict (:func:`initial_params`); ``learner.alpha`` is that start."""
+    def fast_gradient(params: Params, batch: TaskBatch):
+        phi, alphas = unpack(params)
+        return fast.meta_gradient(model, phi, batch, alphas, learner.inner_steps)
+
+    def evaluate_fn(params: Params, tasks, steps: int):
+        phi, alphas = unpack(params)
+        return fast.evaluate_tasks(model, phi, tasks, detach_params(alphas), steps)
+
+    learner = MetaLearner.from_metasgd(model, inner_update=metasgd_inner_update,
+                                       meta_loss=metasgd_meta_loss, inner_steps=steps,
+                                       meta_gradient=fast_gradient if impl == "fast" else None,
+                                       evaluate_tasks=evaluate_fn if impl == "fast" else None)
+    learner.alpha = alpha
+    return learner
+
+
+def initial_params(algo: str, model: nn.Module, seed: int, alpha: float) -> Params:
+    """The meta-parameters an algorithm learns, freshly initialised from ``seed``: φ (all
+    algorithms), only the embedding's body (``protonet``), φ with α packed beside it
+    (``metasgd``)."""
+    phi = init_params(model, seed)
+    if algo == "protonet":
+        return split_body_head(phi)[0]
+    if algo == "metasgd":
+        return pack(phi, init_alphas(phi, alpha))
+    return phi
+
+
+def make_protonet(model: nn.Module, alpha: float = 0.0, steps: int = 0,
+                  impl: str = "fast") -> MetaLearner:
+    """A prototypical network: φ is the embedding (Conv4's body); no inner loop (α unused)."""
+    if impl == "fast":
+        return MetaLearner.from_protonet(
+            model, prototypes=prototypes, loss=lambda m, phi, b: fast_protonet.protonet_loss(
+                m, phi, b), evaluate_tasks=lambda phi, tasks, steps: fast_protonet.evaluate_tasks(
+                    model, phi, tasks))
+    return MetaLearner.from_protonet(model, prototypes=prototypes, loss=protonet_loss)
+
+
 ALGORITHMS = {"maml": make_maml, "fomaml": partial(make_maml, first_order=True),
-              "anil": make_anil, "reptile": make_reptile, "pretrain": make_pretrain}
+              "anil": make_anil, "reptile": make_reptile, "pretrain": make_pretrain, "metasgd": make_metasgd, "protonet": make_protonet}
 
 
 def make_learner(algo: str, model: nn.Module, alpha: float, steps: int,

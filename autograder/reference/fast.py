@@ -41,8 +41,13 @@ def adapt_tasks(model: nn.Module, phi: Params, x: torch.Tensor, y: torch.Tensor,
     for _ in range(steps):
         loss = task_losses(model, {**shared, **theta}, x, y).sum()
         grads = torch.autograd.grad(loss, list(theta.values()), create_graph=create_graph)
-        theta = {k: v - alpha * g for (k, v), g in zip(theta.items(), grads)}
+        theta = {k: v - _rate(alpha, k) * g for (k, v), g in zip(theta.items(), grads)}
     return {**shared, **theta}
+
+
+def _rate(alpha: float | Params, name: str):
+    """α for the tensor ``name``: one number, or Meta-SGD's per-element rates (a dict like φ)."""
+    return alpha[name] if isinstance(alpha, dict) else alpha
 
 
 def meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float, steps: int = 1,
@@ -73,19 +78,22 @@ def tasks_per_pass(batch: TaskBatch, images: int = IMAGES_PER_PASS) -> int:
 def meta_gradient(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float, steps: int = 1,
                   first_order: bool = False, head_only: bool = False,
                   images_per_pass: int = IMAGES_PER_PASS) -> tuple[Params, float, float]:
-    """∇φ of :func:`meta_loss`, the meta-batch cut into passes of :func:`tasks_per_pass` tasks.
+    """∇φ of :func:`meta_loss`, the meta-batch cut into passes of :func:`tasks_per_pass` tasks
+    (with Meta-SGD's rates, ``alpha`` a dict like φ, also ∇α under ``alpha/<name>``).
 
     The meta-loss is an average over tasks, so its gradient is Σ_chunks (|c|/B) ∇φ L_c: each
     chunk's graph is freed before the next is built.  Returns ``(grads, loss, accuracy)``.
     """
     b, c = batch.x_support.shape[0], tasks_per_pass(batch, images_per_pass)
-    names = [k for k, v in phi.items() if v.requires_grad]
+    wrt = {**phi, **({f"alpha/{k}": v for k, v in alpha.items()} if isinstance(alpha, dict)
+                     else {})}  # Meta-SGD: also ∇α
+    names = [k for k, v in wrt.items() if v.requires_grad]
     total, loss, acc = None, 0.0, 0.0
     for i in range(0, b, c):
         chunk_loss, chunk_acc = meta_loss(model, phi, batch[i:i + c], alpha, steps,
                                           first_order, head_only)
         w = min(c, b - i) / b
-        grads = torch.autograd.grad(chunk_loss * w, [phi[k] for k in names])
+        grads = torch.autograd.grad(chunk_loss * w, [wrt[k] for k in names])
         total = grads if total is None else [t + g for t, g in zip(total, grads)]
         loss, acc = loss + w * chunk_loss.item(), acc + w * chunk_acc
     return dict(zip(names, total)), loss, acc
