@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hwlib.errors import DataNotFoundError, HwlibError
 
+from .assignments import ASSIGNMENTS, DEFAULT
 from .profiles import PROFILES
 
 
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=time_to_accuracy.plot_main)
 
     p = sub.add_parser("release", help="generate the student notebooks (solutions/ -> notebooks/)")
+    p.add_argument("--assignment", choices=[*ASSIGNMENTS, "all"], default="all",
+                   help="which assignment (default: all of them)")
     p.set_defaults(func=_release)
 
     p = sub.add_parser("validate", help="prove the tests: solution full marks, blank release zero")
@@ -39,13 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mutants", action="store_true", help="also grade every known student bug")
     p.add_argument("--out", type=Path, help="keep the grading course directory here")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once")
+    p.add_argument("--assignment", choices=[*ASSIGNMENTS, "all"], default=DEFAULT,
+                   help=f"which assignment (default: {DEFAULT}; all: one after the other)")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("grade", help="autograde a folder of submissions -> grades.csv + feedback")
     p.add_argument("submissions", type=Path, help="one folder (or .ipynb) per student")
+    p.add_argument("--assignment", choices=list(ASSIGNMENTS), default=DEFAULT,
+                   help=f"which assignment the submissions are (default: {DEFAULT})")
     p.add_argument("--profile", choices=list(PROFILES),
                    help="grading budget (default: gpu when CUDA is available, else cpu)")
-    p.add_argument("--out", type=Path, default=Path("grading"), help="course directory for results")
+    p.add_argument("--out", type=Path, help="course directory for results "
+                   "(default: grading/<assignment>)")
     p.add_argument("--cell-timeout", type=int, help="seconds per cell")
     p.add_argument("--notebook-timeout", type=int, help="seconds per submission")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded at once (one GPU each)")
@@ -86,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=float, default=0.01)
     p.add_argument("--curve", type=int, nargs="*", default=[],
                    help="also report the accuracy after these meta-step budgets (same runs)")
+    p.add_argument("--assignment", choices=list(ASSIGNMENTS), default=DEFAULT,
+                   help="whose tiers: the first's (MAML) or the second's (ProtoNet)")
     p.set_defaults(func=_calibrate)
     return parser
 
@@ -117,8 +127,14 @@ def _bench_isolation(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     import json
 
-    from .calibrate import calibrate
+    from .calibrate import calibrate, calibrate_protonet
 
+    if args.assignment == "metasgd_protonet":
+        report = calibrate_protonet(args.profile, args.seeds, args.margin)
+        print(json.dumps(report))
+        c = report["controls"]
+        return 0 if (report["reference_reaches_every_tier"] and c["phi_never_moves_fails_tier1"]
+                     and c["zero_gradient_fails_tier1"]) else 1
     report = calibrate(args.profile, args.seeds, args.margin, args.curve)
     print(json.dumps(report))
     controls = report["controls"]
@@ -127,18 +143,28 @@ def _calibrate(args: argparse.Namespace) -> int:
                  and controls["zero_meta_gradient_fails_tier1"]) else 1
 
 
+def _chosen(name: str) -> list[str]:
+    return list(ASSIGNMENTS) if name == "all" else [name]
+
+
 def _release(args: argparse.Namespace) -> int:
     from .course import release
 
-    print(f"released {release()}")
+    for name in _chosen(args.assignment):
+        print(f"released {release(assignment=name)}")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
     from .validate import validate
 
-    verdicts = validate(args.profile, args.mutants, args.out, jobs=args.jobs)
-    return 0 if all(v.ok for v in verdicts) else 1
+    ok = True
+    for name in _chosen(args.assignment):
+        out = args.out / name if args.out and args.assignment == "all" else args.out
+        print(f"== {name}")
+        ok &= all(v.ok for v in validate(args.profile, args.mutants, out, jobs=args.jobs,
+                                          assignment=name))
+    return 0 if ok else 1
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -151,10 +177,12 @@ def _grade(args: argparse.Namespace) -> int:
     profile = args.profile or ("gpu" if torch.cuda.is_available() else "cpu")
     from .batch import parse_shard
 
-    rows = grade(args.submissions, args.out, profile, args.cell_timeout, args.notebook_timeout,
+    out = args.out or Path("grading") / args.assignment
+    rows = grade(args.submissions, out, profile, args.cell_timeout, args.notebook_timeout,
                  jobs=args.jobs, shard=parse_shard(args.shard), regrade=args.regrade,
-                 isolated=not args.no_isolation)
-    print(f"{len(rows)} submissions graded with the '{profile}' profile: {args.out / 'grades.csv'}")
+                 isolated=not args.no_isolation, assignment=args.assignment)
+    print(f"{len(rows)} submissions graded ({args.assignment}, '{profile}' profile): "
+          f"{out / 'grades.csv'}")
     return 0
 
 

@@ -35,12 +35,13 @@ from typing import Callable, Optional, Sequence
 
 from hwlib.progress import progress_bar
 
+from .assignments import Assignment, assignment_named
 from .course import ensure_template, make_workspace
 from .gradebook import TEMPLATE
 from .judge.submission import judge_one, record
 from .profiles import PROFILES, Profile
-from .results import (RESULTS, Row, find_submissions, load_result, notebook_digest, row_of,
-                      save_result)
+from .results import (RESULTS, Row, assignment_of, find_submissions, load_result,
+                      notebook_digest, row_of, save_result)
 
 
 #: judged notebooks recorded by one nbgrader call (a crash loses at most these: they are
@@ -109,10 +110,10 @@ def _warm_data_cache() -> None:
 
 
 def _safe_judge_one(root: Path, student: str, notebook, profile: Profile, seed: int,
-                    isolated: bool, env: dict) -> Row:
+                    isolated: bool, env: dict, assignment: Assignment) -> Row:
     """:func:`judge_one`, with any failure of the grader itself turned into the row."""
     try:
-        return judge_one(root, student, notebook, profile, seed, isolated, env)
+        return judge_one(root, student, notebook, profile, seed, isolated, env, assignment)
     except Exception as e:  # noqa: BLE001 - one submission never stops the batch
         last = traceback.format_exception_only(type(e), e)[-1].strip()
         return Row(student, status=f"not graded: the grader failed on it ({last[:300]})",
@@ -120,18 +121,18 @@ def _safe_judge_one(root: Path, student: str, notebook, profile: Profile, seed: 
 
 
 def _record_and_save(root: Path, out: Path, rows: list[Row], digests: dict, profile: str,
-                     report: Callable[[Row], None]) -> None:
+                     report: Callable[[Row], None], assignment: Assignment) -> None:
     """nbgrader records the judged rows (one start-up for all), then each student's outputs
     and result file are written to ``out`` and the workspace is cleared of them."""
     try:
-        record(root, rows)
+        record(root, rows, assignment)
     except Exception as e:  # noqa: BLE001 - the rows say so; the batch goes on
         last = traceback.format_exception_only(type(e), e)[-1].strip()
         for row in rows:
             row.status = f"not graded: nbgrader could not record it ({last[:300]})"
     for row in rows:
         _copy_outputs(root, out, row.student)
-        save_result(out, row, digests[row.student], profile)
+        save_result(out, row, digests[row.student], profile, assignment.name)
         for kind in ("submitted", "autograded", "feedback"):
             shutil.rmtree(root / kind / row.student, ignore_errors=True)
         report(row)
@@ -140,13 +141,18 @@ def _record_and_save(root: Path, out: Path, rows: list[Row], digests: dict, prof
 def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
                 shard: tuple[int, int] = (1, 1), log: Callable[[Row], None] = lambda r: None,
                 progress: bool = False, regrade: Sequence[str] = (), isolated: bool = True,
-                cell_timeout: Optional[int] = None, notebook_timeout: Optional[int] = None
-                ) -> list[str]:
+                cell_timeout: Optional[int] = None, notebook_timeout: Optional[int] = None,
+                assignment: str | Assignment | None = None) -> list[str]:
     """Grade this shard's students not graded yet (and those in ``regrade``) into
     ``out/results``; return the shard's ids (``progress``: a bar on stderr)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
-    found = find_submissions(submissions)
+    a = assignment_named(assignment)
+    held = assignment_of(out)
+    if held not in (None, a.name):
+        raise ValueError(f"{out} holds results of the assignment {held!r}: grade "
+                         f"{a.name!r} into another --out folder (e.g. grading/{a.name})")
+    found = find_submissions(submissions, a.notebook)
     unknown = sorted(set(regrade) - set(found))
     if unknown:
         raise ValueError(f"--regrade {' '.join(unknown)}: no such submission in {submissions} "
@@ -165,7 +171,7 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
     n = str(max(1, (os.cpu_count() or 1) // jobs))
     thread_env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
     _warm_data_cache()
-    template = ensure_template(out / TEMPLATE) if not todo.empty() else None
+    template = ensure_template(out / TEMPLATE, a) if not todo.empty() else None
     bar = progress_bar(total=todo.qsize(), desc="Grading", unit="notebook", disable=not progress)
     done, errors = threading.Lock(), []
     limits = replace(PROFILES[profile], cell_seconds=cell_timeout or PROFILES[profile].cell_seconds,
@@ -178,7 +184,7 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
 
     def worker(k: int, root: Path) -> None:
         try:
-            make_workspace(root, template)
+            make_workspace(root, template, a)
             pending: list[Row] = []
             while True:
                 try:
@@ -187,9 +193,9 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
                     s = None
                 if s is not None:
                     pending.append(_safe_judge_one(root, s, found[s], limits, seeds[s],
-                                                   isolated, {**_gpu_env(k), **thread_env}))
+                                                   isolated, {**_gpu_env(k), **thread_env}, a))
                 if pending and (s is None or len(pending) >= RECORD_EVERY):
-                    _record_and_save(root, out, pending, digests, profile, report)
+                    _record_and_save(root, out, pending, digests, profile, report, a)
                     pending = []
                 if s is None:
                     return

@@ -66,6 +66,36 @@ def calibrate(profile_name: str, seeds: Sequence[int], margin: float = 0.01,
             "controls": controls(profile)}
 
 
+def calibrate_protonet(profile_name: str, seeds: Sequence[int], margin: float = 0.01) -> dict:
+    """The second assignment's tiers: the reference ProtoNet through the grading path on
+    ``seeds`` must reach every tier with ``margin`` to spare; an embedding that never moves (a
+    random Conv4's prototype classifier) and a zero gradient must fail tier 1."""
+    from .checks.accuracy_protonet import protonet_tier_results, protonet_train_and_evaluate
+
+    profile = PROFILES[profile_name]
+    runs = []
+    for seed in seeds:
+        start = time.perf_counter()
+        res = protonet_train_and_evaluate(None, profile, train_seed=seed)
+        runs.append({"method": "protonet", "seed": seed, "accuracy": round(res.mean, 4),
+                     "ci95": round(res.ci95, 4), "seconds": round(time.perf_counter() - start, 1)})
+        print(json.dumps(runs[-1]), flush=True)
+    still = protonet_train_and_evaluate(None, profile, gradient=lambda phi, batch: (
+        {k: torch.zeros_like(v) for k, v in phi.items()}, 0.0)).mean
+    zero = protonet_tier_results(lambda model, phi, batch: 0 * sum(p.sum() for p in phi.values()),
+                                 profile, seed=0)
+    tiers = profile.protonet.tiers
+    return {"assignment": "metasgd_protonet", "profile": profile_name, "tiers": tiers,
+            "steps": profile.protonet.steps, "meta_batch_size": profile.protonet.meta_batch_size,
+            "train_ways": profile.protonet.train_ways, "margin": margin, "runs": runs,
+            "reference_reaches_every_tier": min(r["accuracy"] for r in runs) >= tiers[-1] + margin,
+            "controls": {"phi_never_moves_accuracy": round(still, 4),
+                         "phi_never_moves_fails_tier1": still < tiers[0],
+                         "zero_gradient": zero if isinstance(zero, str) else round(zero.mean, 4),
+                         "zero_gradient_fails_tier1": isinstance(zero, str) or
+                         zero.mean < tiers[0]}}
+
+
 def _zero_meta_loss(model, phi, batch, alpha, steps=1):
     """A student's MAML whose meta-gradient is zero."""
     return 0 * sum(p.sum() for p in phi.values())

@@ -21,10 +21,11 @@ from pathlib import Path
 
 from hwlib.cache import atomic_write_text
 
-REPO = Path(__file__).resolve().parents[1]
+from .assignments import DEFAULT, REPO, Assignment, assignment_named
+
 CONFIG = REPO / "autograder" / "nbgrader_config.py"
-ASSIGNMENT = "metalearning"
-NOTEBOOK = "metalearning.ipynb"
+ASSIGNMENT = DEFAULT                            # the default assignment's name …
+NOTEBOOK = assignment_named(DEFAULT).notebook   # … and notebook file name
 
 
 class PipelineError(RuntimeError):
@@ -73,8 +74,9 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def release(out: Path | None = None) -> Path:
-    """nbgrader generate_assignment: ``solutions/metalearning`` → ``notebooks/metalearning``."""
+def release(out: Path | None = None, assignment: str | Assignment | None = None) -> Path:
+    """nbgrader generate_assignment: ``solutions/<name>`` → ``notebooks/<name>``."""
+    a = assignment_named(assignment)
     with tempfile.TemporaryDirectory() as tmp:
         target = (out or REPO / "notebooks").resolve()
         (Path(tmp) / "nbgrader_config.py").write_text(
@@ -83,29 +85,30 @@ def release(out: Path | None = None) -> Path:
             f"c.CourseDirectory.source_directory = {str(REPO / 'solutions')!r}\n"
             f"c.CourseDirectory.release_directory = {str(target)!r}\n"
             f"c.CourseDirectory.db_url = 'sqlite:///{tmp}/gradebook.db'\n")
-        nbgrader(["generate_assignment", ASSIGNMENT, "--force", "--create"], cwd=Path(tmp))
-    released = target / ASSIGNMENT / NOTEBOOK
-    _stamp_source(released)
+        nbgrader(["generate_assignment", a.name, "--force", "--create"], cwd=Path(tmp))
+    released = target / a.name / a.notebook
+    _stamp_source(released, a)
     return released
 
 
-def source_sha256(*extra: bytes) -> str:
-    """SHA-256 of the solutions notebook (and of ``extra``, e.g. a configuration)."""
-    digest = hashlib.sha256((REPO / "solutions" / ASSIGNMENT / NOTEBOOK).read_bytes())
+def source_sha256(*extra: bytes, assignment: str | Assignment | None = None) -> str:
+    """SHA-256 of the assignment's solutions notebook (and of ``extra``, e.g. a configuration)."""
+    digest = hashlib.sha256(assignment_named(assignment).source.read_bytes())
     for part in extra:
         digest.update(part)
     return digest.hexdigest()
 
 
-def _stamp_source(released: Path) -> None:
+def _stamp_source(released: Path, assignment: Assignment) -> None:
     """Record in the release which source it was generated from (SHA-256 of the solutions
     notebook), so a stale ``notebooks/`` shows in its diff even when only hidden tests changed."""
     nb = json.loads(released.read_text())
-    nb["metadata"]["hw_release"] = {"source_sha256": source_sha256()}
+    nb["metadata"]["hw_release"] = {"source_sha256": source_sha256(assignment=assignment)}
     atomic_write_text(released, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
-def make_workspace(root: Path, template: Path | None = None) -> Path:
+def make_workspace(root: Path, template: Path | None = None,
+                   assignment: str | Assignment | None = None) -> Path:
     """A grading course directory at ``root`` with the assignment generated into its gradebook
     (copied from ``template``, made by :func:`ensure_template`, when given: nbgrader's
     ``generate_assignment`` takes ~10 s).  Nothing in it is ever visible to a worker."""
@@ -120,25 +123,28 @@ def make_workspace(root: Path, template: Path | None = None) -> Path:
         shutil.copytree(template / "release", root / "release", dirs_exist_ok=True)
         shutil.copy2(template / "gradebook.db", root / "gradebook.db")
     else:
-        nbgrader(["generate_assignment", ASSIGNMENT, "--force", "--create"], cwd=root)
+        nbgrader(["generate_assignment", assignment_named(assignment).name, "--force",
+                  "--create"], cwd=root)
     return root
 
 
-def ensure_template(folder: Path) -> Path:
+def ensure_template(folder: Path, assignment: str | Assignment | None = None) -> Path:
     """The generated assignment (``release/`` + ``gradebook.db``) for the current source,
-    made once under ``folder`` (keyed by the SHA-256 of the source notebook and the course
-    configuration) and copied into each workspace by :func:`make_workspace`.  Keep ``folder``
-    in a private place: the gradebook holds the hidden tests."""
+    made once under ``folder`` (keyed by the assignment, the SHA-256 of its source notebook and
+    the course configuration) and copied into each workspace by :func:`make_workspace`.  Keep
+    ``folder`` in a private place: the gradebook holds the hidden tests."""
     import nbgrader as nbgrader_package
 
-    made = folder / source_sha256(CONFIG.read_bytes(), nbgrader_package.__version__.encode())[:16]
-    if (made / "gradebook.db").exists() and not _template_intact(made):
+    a = assignment_named(assignment)
+    key = source_sha256(CONFIG.read_bytes(), nbgrader_package.__version__.encode(), assignment=a)
+    made = folder / f"{a.name}-{key[:16]}"
+    if (made / "gradebook.db").exists() and not _template_intact(made, a):
         shutil.rmtree(made)  # changed since it was made (e.g. a trigger planted): make it again
     if not (made / "gradebook.db").exists():
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            work = make_workspace(Path(tmp) / "w")
-            (work / TEMPLATE_HASH).write_text(_template_digest(work))
+            work = make_workspace(Path(tmp) / "w", assignment=a)
+            (work / TEMPLATE_HASH).write_text(_template_digest(work, a))
             with contextlib.suppress(OSError):  # another process made it meanwhile
                 os.replace(work, made)
     return made
@@ -147,28 +153,28 @@ def ensure_template(folder: Path) -> Path:
 TEMPLATE_HASH = "template.sha256"
 
 
-def _template_digest(made: Path) -> str:
+def _template_digest(made: Path, assignment: Assignment) -> str:
     """SHA-256 of the template's gradebook and release notebook."""
     digest = hashlib.sha256()
-    for part in (made / "gradebook.db", made / "release" / ASSIGNMENT / NOTEBOOK):
+    for part in (made / "gradebook.db", made / "release" / assignment.name / assignment.notebook):
         digest.update(part.read_bytes())
     return digest.hexdigest()
 
 
-def _template_intact(made: Path) -> bool:
+def _template_intact(made: Path, assignment: Assignment) -> bool:
     try:
-        return (made / TEMPLATE_HASH).read_text().strip() == _template_digest(made)
+        return (made / TEMPLATE_HASH).read_text().strip() == _template_digest(made, assignment)
     except OSError:
         return False
 
 
-def submit(root: Path, student: str, notebook: dict) -> Path:
-    """'Collect' one (rebuilt) submission: write it to ``submitted/<student>/metalearning/``."""
-    dest = root / "submitted" / student / ASSIGNMENT / NOTEBOOK
+def submit(root: Path, student: str, notebook: dict,
+           assignment: str | Assignment | None = None) -> Path:
+    """'Collect' one (rebuilt) submission: write it to ``submitted/<student>/<assignment>/``."""
+    a = assignment_named(assignment)
+    dest = root / "submitted" / student / a.name / a.notebook
     if dest.parent.exists():
         shutil.rmtree(dest.parent)
     dest.parent.mkdir(parents=True)
     atomic_write_text(dest, json.dumps(notebook, indent=1))
     return dest
-
-

@@ -1,14 +1,16 @@
 """``python -m autograder grade SUBMISSIONS/``: collect → judge → gradebook → feedback → CSV.
 
 ``SUBMISSIONS/`` holds one folder per student (the folder name is the student id) with the
-notebook inside (``metalearning.ipynb`` anywhere below it), or ``<student>.ipynb`` files.
+notebook inside (``<assignment>.ipynb`` anywhere below it), or ``<student>.ipynb`` files.
+``--assignment NAME`` chooses the assignment (:mod:`autograder.assignments`; default the
+first); each assignment is graded into its own ``--out`` folder (default ``grading/<NAME>``).
 Every submission gets a row, whatever happens to it (timeout, invalid notebook, crash, attack).
 Student code runs only in sandboxed workers (:mod:`autograder.isolation`); the judge
 (:mod:`autograder.judge`) computes every verdict.  Where the sandbox cannot be set up, grading
 is refused (fail closed) unless ``isolated=False`` (``--no-isolation``: trusted notebooks
 only; recorded in the gradebook and the CSV).
 Outputs in ``--out`` (default ``grading/``): the nbgrader course directory (``autograded/``,
-``feedback/<student>/metalearning/metalearning.html``, ``gradebook.db``), ``grades.csv``
+``feedback/<student>/<assignment>/<assignment>.html``, ``gradebook.db``), ``grades.csv``
 (one row per student, one column per graded test) and ``failures.csv`` (why each lost point
 was lost).
 """
@@ -34,7 +36,7 @@ class IsolationUnavailable(RuntimeError):
 def grade(submissions: Path, out: Path, profile: str, cell_timeout: int | None = None,
           notebook_timeout: int | None = None, progress: bool = True, jobs: int = 1,
           shard: tuple[int, int] = (1, 1), regrade: Sequence[str] = (),
-          isolated: bool = True) -> list[Row]:
+          isolated: bool = True, assignment: str | None = None) -> list[Row]:
     """Grade the submissions of ``shard`` with ``jobs`` workers into the course directory
     ``out`` (results, feedback, gradebook, CSVs); students already graded are skipped, except
     those named in ``regrade``."""
@@ -52,7 +54,7 @@ def grade(submissions: Path, out: Path, profile: str, cell_timeout: int | None =
                        f"{r.status}", file=sys.stdout)
 
     students = grade_batch(submissions, out, profile, jobs, shard, log, progress, regrade,
-                           isolated, cell_timeout, notebook_timeout)
+                           isolated, cell_timeout, notebook_timeout, assignment)
     rows = results_for(out, students)
-    write_gradebook(out, rows)
+    write_gradebook(out, rows, assignment)
     return rows

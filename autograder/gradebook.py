@@ -15,29 +15,31 @@ from pathlib import Path
 
 from hwlib.cache import atomic_write_text
 
-from .course import ASSIGNMENT, NOTEBOOK, ensure_template, make_workspace
-from .results import RESULTS, Row, load_result, row_of, write_reports
+from .assignments import Assignment, assignment_named
+from .course import ensure_template, make_workspace
+from .results import RESULTS, Row, assignment_of, load_result, row_of, write_reports
 
 TEMPLATE = ".nbgrader-template"  # the generated assignment, made once per source
 NO_ISOLATION = "graded with --no-isolation: student code ran without the sandbox"
 
 
-def write_gradebook(out: Path, rows: list[Row]) -> None:
+def write_gradebook(out: Path, rows: list[Row], assignment: str | Assignment | None = None
+                    ) -> None:
     """Every row into ``out/gradebook.db`` (one submission per student) + grades/failures CSV."""
     from nbgrader.api import Gradebook
 
+    a = assignment_named(assignment)
     if not (out / "gradebook.db").exists():
-        make_workspace(out, ensure_template(out / TEMPLATE))
-    notebook = Path(NOTEBOOK).stem
+        make_workspace(out, ensure_template(out / TEMPLATE, a), a)
     with Gradebook(f"sqlite:///{out.resolve()}/gradebook.db") as gb:
         for row in rows:
             gb.update_or_create_student(row.student)
             try:
-                gb.remove_submission(ASSIGNMENT, row.student)
+                gb.remove_submission(a.name, row.student)
             except Exception:  # noqa: BLE001 - MissingEntry: first time
                 pass
-            gb.add_submission(ASSIGNMENT, row.student)
-            submitted = gb.find_submission_notebook(notebook, ASSIGNMENT, row.student)
+            gb.add_submission(a.name, row.student)
+            submitted = gb.find_submission_notebook(a.name, a.name, row.student)
             for grade in submitted.grades:
                 grade.auto_score = row.tests.get(grade.name, (0.0, 0.0))[0]
             if row.isolation == "none" and submitted.comments:  # the formgrader shows it
@@ -53,6 +55,11 @@ def merge(out: Path, shards: list[Path]) -> list[Row]:
     a conflict is an error naming the student, not a silent choice.
     """
     out.mkdir(parents=True, exist_ok=True)
+    names = {assignment_of(shard) for shard in shards} | ({assignment_of(out)} - {None})
+    if len(names) > 1:
+        raise ValueError(f"these folders hold results of different assignments "
+                         f"({', '.join(sorted(str(n) for n in names))}): merge each "
+                         "assignment's shards into its own --out folder")
     seen: dict[str, dict] = {}
     for shard in shards:
         files = sorted((shard / RESULTS).glob("*.json"))
@@ -72,7 +79,7 @@ def merge(out: Path, shards: list[Path]) -> list[Row]:
                     if src.exists():
                         shutil.copytree(src, out / kind / student, dirs_exist_ok=True)
     rows = [row_of(load_result(out, s)) for s in sorted(seen)]
-    write_gradebook(out, rows)
+    write_gradebook(out, rows, assignment_of(out))
     return rows
 
 

@@ -10,33 +10,10 @@ notebooks through nbgrader.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 
 from autograder.reference import answers
 
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    function: str
-    edits: tuple[tuple[str, str], ...]  # (old, new) pairs, applied simultaneously
-    check: str       # the graded check (grade_id suffix) that must fail
-    message: str     # a phrase its message must contain
-
-    def apply(self, source: str) -> str:
-        """Apply the edits inside ``def <function>`` of ``source`` (each ``old`` exactly once)."""
-        start = source.index(f"def {self.function}(")
-        end = source.find("\ndef ", start + 1)
-        end = len(source) if end == -1 else end
-        body = source[start:end]
-        for i, (old, _) in enumerate(self.edits):
-            if body.count(old) != 1:
-                raise ValueError(f"mutant {self.name}: {old!r} occurs {body.count(old)} times "
-                                 f"in {self.function}")
-            body = body.replace(old, f"\0MUTANT{i}\0")
-        for i, (_, new) in enumerate(self.edits):
-            body = body.replace(f"\0MUTANT{i}\0", new)
-        return source[:start] + body + source[end:]
+from .student_code.entries import Mutant
 
 
 MUTANTS = [
@@ -116,6 +93,20 @@ def all_bugs() -> list:
     from .student_code import BUGS
 
     return [*MUTANTS, *BUGS]
+
+
+def catalogue_for(assignment: str) -> tuple[list, list, dict]:
+    """``(bugs, correct variants, grade_id of each graded function)`` of an assignment: what
+    ``validate --mutants`` grades to prove that assignment's tests."""
+    if assignment == "metalearning":
+        from .student_code import VARIANTS
+
+        return all_bugs(), list(VARIANTS), GRADE_IDS
+    if assignment == "metasgd_protonet":
+        from .student_code.metasgd_protonet import BUGS2, GRADE_IDS2, MUTANTS2, VARIANTS2
+
+        return [*MUTANTS2, *BUGS2], list(VARIANTS2), GRADE_IDS2
+    raise ValueError(f"no catalogue of student code for the assignment {assignment!r}")
 
 
 def reference_source() -> str:

@@ -17,7 +17,7 @@ from typing import Optional
 
 from hwlib.cache import atomic_write, atomic_write_text
 
-from .course import ASSIGNMENT, NOTEBOOK
+from .assignments import Assignment, assignment_named
 
 RESULTS = "results"
 
@@ -39,13 +39,15 @@ class Row:
     startup_seconds: float = 0.0                   # worker start-ups, summed
 
 
-def find_submissions(folder: Path) -> dict[str, Path | None]:
-    """``{student id: notebook path or None}``; ids are folder or file names.  Only regular
-    files count (a link, FIFO or socket named like a notebook is not one)."""
+def find_submissions(folder: Path, notebook: str = "metalearning.ipynb"
+                     ) -> dict[str, Path | None]:
+    """``{student id: notebook path or None}``; ids are folder or file names (in a folder, the
+    file named ``notebook`` if there is one, else the first ``*.ipynb``).  Only regular files
+    count (a link, FIFO or socket named like a notebook is not one)."""
     found: dict[str, Path | None] = {}
     for entry in sorted(folder.iterdir()):
         if entry.is_dir() and not entry.is_symlink():
-            nbs = [p for p in sorted(entry.rglob(NOTEBOOK)) or sorted(entry.rglob("*.ipynb"))
+            nbs = [p for p in sorted(entry.rglob(notebook)) or sorted(entry.rglob("*.ipynb"))
                    if p.is_file() and not p.is_symlink()]
             found[entry.name] = nbs[0] if nbs else None
         elif entry.suffix == ".ipynb":
@@ -56,14 +58,15 @@ def find_submissions(folder: Path) -> dict[str, Path | None]:
     return found
 
 
-def read_gradebook(root: Path, row: Row) -> Row:
+def read_gradebook(root: Path, row: Row, assignment: str | Assignment | None = None) -> Row:
     """The student's scores as nbgrader recorded them in ``root/gradebook.db``."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    a = assignment_named(assignment)
     with Gradebook(f"sqlite:///{root.resolve()}/gradebook.db") as gb:
-        row.max_score = float(gb.find_assignment(ASSIGNMENT).max_score)
+        row.max_score = float(gb.find_assignment(a.name).max_score)
         try:
-            nb = gb.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, row.student)
+            nb = gb.find_submission_notebook(a.name, a.name, row.student)
         except MissingEntry:
             return row
         row.score, row.max_score = float(nb.score), float(nb.max_score)
@@ -82,12 +85,29 @@ def load_result(out: Path, student: str) -> Optional[dict]:
         return None
 
 
-def save_result(out: Path, row: Row, digest: str, profile: str) -> None:
+def save_result(out: Path, row: Row, digest: str, profile: str,
+                assignment: str = "metalearning") -> None:
     """Atomic write: a crash leaves either the old file or the new one, never half of one."""
     folder = out / RESULTS
     folder.mkdir(parents=True, exist_ok=True)
-    data = {**asdict(row), "notebook_sha256": digest, "profile": profile}
+    data = {**asdict(row), "notebook_sha256": digest, "profile": profile,
+            "assignment": assignment}
     atomic_write_text(folder / f"{row.student}.json", json.dumps(data, indent=1, sort_keys=True))
+
+
+def assignment_of(out: Path) -> str | None:
+    """The assignment whose results ``out/results`` holds (``None``: none yet).  A file
+    written before results named their assignment is the first assignment's."""
+    names = set()
+    for f in sorted((out / RESULTS).glob("*.json")) if (out / RESULTS).is_dir() else []:
+        try:
+            names.add(json.loads(f.read_text()).get("assignment", "metalearning"))
+        except (OSError, ValueError):
+            continue
+    if len(names) > 1:
+        raise ValueError(f"{out / RESULTS} holds results of several assignments "
+                         f"({', '.join(sorted(names))}): grade each into its own --out folder")
+    return names.pop() if names else None
 
 
 def row_of(result: dict) -> Row:

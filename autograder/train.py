@@ -17,7 +17,8 @@ from typing import Optional
 import torch
 
 from hwlib.device import default_device, keep_cpu_memory_mapped
-from hwlib.evaluate import EvalResult
+from hwlib.evaluate import EvalResult, graph_memory_mb
+from hwlib.learner import outer_gradient
 from hwlib.models import Conv4
 from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.splits import omniglot_splits
@@ -54,12 +55,15 @@ class RunSpec:
     n_way: int = 5
     k_shot: int = 1
     q_query: int = 1
+    train_ways: Optional[int] = None   # ways of the training episodes (default n_way; ProtoNet)
+    train_shots: Optional[int] = None  # shots of the training episodes (default k_shot)
     meta_batch_size: int = 16
     inner_lr: Optional[float] = None
     inner_steps: Optional[int] = None
     eval_inner_steps: Optional[int] = None
     meta_lr: Optional[float] = None
     optimizer: Optional[str] = None
+    anneal: Optional[bool] = None      # η decreases linearly to 0 over the budget
     minutes: Optional[float] = 4.0
     steps: Optional[int] = None
     seed: int = 0
@@ -78,6 +82,11 @@ class RunSpec:
         for k, v in ALGO_DEFAULTS[self.algo].items():
             if getattr(self, k) is None:
                 setattr(self, k, v)
+        self.train_ways = self.train_ways or self.n_way
+        self.train_shots = self.train_shots or self.k_shot
+        if self.train_ways != self.n_way and self.algo != "protonet":
+            raise ValueError(f"--train-ways {self.train_ways} differs from --n-way {self.n_way}: "
+                             f"only protonet has no N-way head ({self.algo} has one)")
 
 
 @dataclass
@@ -103,14 +112,14 @@ def prepare(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] 
         keep_cpu_memory_mapped()
     splits = omniglot_splits(root, spec.image_size, spec.val_characters, cache_dir=cache_dir,
                              download=download, progress=progress)
-    sampler = EpisodeSampler(splits.train, spec.n_way, spec.k_shot, spec.q_query,
+    sampler = EpisodeSampler(splits.train, spec.train_ways, spec.train_shots, spec.q_query,
                              rotations=spec.rotations, device=device, seed=spec.seed)
     model = Conv4(spec.n_way, image_size=spec.image_size).to(device)
     phi = {k: v.to(device).detach().requires_grad_(True) for k, v in
            initial_params(spec.algo, model, spec.seed, spec.inner_lr).items()}
     learner = make_learner(spec.algo, model, spec.inner_lr, spec.inner_steps, impl=spec.impl)
     config = TrainConfig(meta_batch_size=spec.meta_batch_size, meta_lr=spec.meta_lr,
-                         optimizer=spec.optimizer, steps=spec.steps, minutes=spec.minutes,
+                         optimizer=spec.optimizer, anneal=bool(spec.anneal), steps=spec.steps, minutes=spec.minutes,
                          progress=progress, checkpoint_path=checkpoint, val_every=spec.val_every,
                          val_inner_steps=spec.eval_inner_steps)
     test = FixedTaskSet(splits.test, spec.n_way, spec.k_shot, spec.test_query, spec.test_tasks)
@@ -131,6 +140,7 @@ def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = No
     s = prepare(spec, root, cache_dir, download, progress, checkpoint)
     val = FixedTaskSet(s.splits.val, spec.n_way, spec.k_shot, spec.test_query, num_tasks=100,
                        seed=spec.seed + 1) if spec.val_every else None
+    memory = meta_batch_memory_mb(s, spec)
     started = time.perf_counter()
     result = meta_train(s.learner, s.phi, s.sampler.sample, s.config, val_tasks=val,
                         sampler_state=s.sampler)
@@ -144,11 +154,21 @@ def run(spec: RunSpec, root: Optional[str] = None, cache_dir: Optional[str] = No
         "train_seconds": round(result.train_seconds, 1),
         "eval_seconds": round(done - t_eval, 1), "wall_seconds": round(done - started, 1),
         "tasks_per_second": round(result.tasks_per_second, 2),
+        "graph_memory_mb": round(memory, 1),
         "alpha": result.alpha, "meta_lr": result.meta_lr,
         "final_train_loss": round(result.history.train[-1]["loss"], 4),
         "validation": result.history.val, "device": describe(s.device),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "config": asdict(spec),
     }
+
+
+def meta_batch_memory_mb(s: Setup, spec: RunSpec) -> float:
+    """MB autograd keeps for one meta-gradient of one meta-batch (a device-independent
+    measure of the algorithm's memory; :func:`hwlib.evaluate.graph_memory_mb`)."""
+    batch = EpisodeSampler(s.splits.train, spec.train_ways, spec.train_shots, spec.q_query,
+                           rotations=spec.rotations, device=s.device,
+                           seed=spec.seed + 99).sample(spec.meta_batch_size)
+    return graph_memory_mb(lambda: outer_gradient(s.learner, s.phi, batch))
 
 
 def describe(device: torch.device) -> str:
@@ -171,11 +191,17 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-way", type=int, default=5)
     p.add_argument("--k-shot", type=int, default=1)
     p.add_argument("--q-query", type=int, default=1, help="query drawings per class in training")
+    p.add_argument("--train-ways", type=int, help="ways of the training episodes (default: "
+                   "--n-way; protonet only: train with more ways than at test)")
+    p.add_argument("--train-shots", type=int, help="shots of the training episodes (default: "
+                   "--k-shot; e.g. Reptile trains with more shots than at test)")
     p.add_argument("--meta-batch", type=int, default=16, dest="meta_batch_size")
     p.add_argument("--inner-lr", type=float, help="α (default: per algorithm)")
     p.add_argument("--inner-steps", type=int, help="inner steps in training")
     p.add_argument("--eval-inner-steps", type=int, help="inner steps at test time (default 3)")
     p.add_argument("--meta-lr", type=float, help="η (default: per algorithm)")
+    p.add_argument("--anneal", action="store_true", default=None,
+                   help="η decreases linearly to 0 over the budget (default: per algorithm)")
     p.add_argument("--minutes", type=float, default=4.0, help="training wall-time budget")
     p.add_argument("--steps", type=int, help="meta-step budget (exactly reproducible)")
     p.add_argument("--seed", type=int, default=0)

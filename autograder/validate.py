@@ -18,9 +18,10 @@ from pathlib import Path
 
 from hwlib.cache import atomic_write_text
 
-from .course import ASSIGNMENT, NOTEBOOK, REPO, release
+from .assignments import Assignment, assignment_named
+from .course import release
 from .grade import Row, grade
-from .mutants import GRADE_IDS, all_bugs, buckets, mutate_notebook
+from .mutants import buckets, catalogue_for, mutate_notebook
 
 
 @dataclass
@@ -32,24 +33,24 @@ class Verdict:
     said: str = ""      # the message of the test meant to catch a bug
 
 
-def build_submissions(folder: Path, mutants: bool) -> None:
+def build_submissions(folder: Path, mutants: bool, assignment: Assignment) -> None:
     """solution/, blank/ and mutant-*/ submissions, each with its notebook."""
-    solution = json.loads((REPO / "solutions" / ASSIGNMENT / NOTEBOOK).read_text())
-    blank = release(folder / "_release")
+    solution = json.loads(assignment.source.read_text())
+    blank = release(folder / "_release", assignment)
     entries = {"solution": solution, "blank": json.loads(blank.read_text())}
     if mutants:
-        from .student_code import VARIANTS
-
-        for i, group in enumerate(buckets(all_bugs()), 1):
+        bugs, variants, _ = catalogue_for(assignment.name)
+        for i, group in enumerate(buckets(bugs), 1):
             entries[f"bugs-{i}"] = mutate_notebook(solution, *group)
-        for i, group in enumerate(buckets(list(VARIANTS)), 1):
+        for i, group in enumerate(buckets(variants), 1):
             entries[f"variants-{i}"] = mutate_notebook(solution, *group)
     for name, nb in entries.items():
         (folder / "submissions" / name).mkdir(parents=True)
-        atomic_write_text(folder / "submissions" / name / NOTEBOOK, json.dumps(nb, indent=1))
+        atomic_write_text(folder / "submissions" / name / assignment.notebook,
+                          json.dumps(nb, indent=1))
 
 
-def judge(rows: list[Row]) -> list[Verdict]:
+def judge(rows: list[Row], assignment: Assignment) -> list[Verdict]:
     by_name = {r.student: r for r in rows}
     verdicts = []
     sol = by_name["solution"]
@@ -59,18 +60,17 @@ def judge(rows: list[Row]) -> list[Verdict]:
         s == 0 for s, _ in blank.tests.values()) and len(blank.tests) > 0,
         "zero on every graded cell"))
     if any(name.startswith("bugs-") for name in by_name):
-        from .student_code import VARIANTS
-
-        for i, group in enumerate(buckets(all_bugs()), 1):
+        bugs, variants, grade_ids = catalogue_for(assignment.name)
+        for i, group in enumerate(buckets(bugs), 1):
             row = by_name[f"bugs-{i}"]
             for m in group:
-                test = GRADE_IDS[m.check]
+                test = grade_ids[m.check]
                 lost = row.tests.get(test, (1, 1))[0] == 0
                 named = m.message in row.messages.get(test, "")
                 verdicts.append(Verdict(f"bug {m.name}", row, lost and named,
                                         f"fails {test} naming '{m.message}'",
                                         row.messages.get(test, "")))
-        for i, group in enumerate(buckets(list(VARIANTS)), 1):
+        for i, group in enumerate(buckets(variants), 1):
             row = by_name[f"variants-{i}"]
             for v in group:
                 verdicts.append(Verdict(f"correct {v.name}", row, row.score == row.max_score > 0,
@@ -79,12 +79,14 @@ def judge(rows: list[Row]) -> list[Verdict]:
 
 
 def validate(profile: str = "tiny", mutants: bool = False, out: Path | None = None,
-             progress: bool = True, jobs: int = 1) -> list[Verdict]:
+             progress: bool = True, jobs: int = 1,
+             assignment: str | Assignment | None = None) -> list[Verdict]:
+    a = assignment_named(assignment)
     with tempfile.TemporaryDirectory() as tmp:
-        build_submissions(Path(tmp), mutants)
+        build_submissions(Path(tmp), mutants, a)
         rows = grade(Path(tmp) / "submissions", out or Path(tmp) / "course", profile,
-                     progress=progress, jobs=jobs)
-    verdicts = judge(rows)
+                     progress=progress, jobs=jobs, assignment=a.name)
+    verdicts = judge(rows, a)
     if progress:
         print(f"\n{'submission':<36} {'score':>12}  {'expected':<52} ok")
         for v in verdicts:

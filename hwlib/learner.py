@@ -132,10 +132,15 @@ class MetaLearner:
                       evaluate_tasks: Optional[Callable] = None) -> "MetaLearner":
         """A prototypical network: ``loss(model, φ, batch)`` is the meta-loss (φ: the
         embedding's parameters), and at test time the support set's ``prototypes(z, y, N)``
-        become a linear head (:func:`hwlib.metric.prototype_head`) — no inner gradient step."""
-        return cls(model, prototype_adapt(model, prototypes),
-                   meta_loss=lambda phi, batch: loss(model, phi, batch), name=name,
-                   inner_steps=0, evaluate_tasks=evaluate_tasks)
+        become a linear head (:func:`hwlib.metric.prototype_head`) — no inner gradient step,
+        so ``learner.evaluate(φ, tasks, steps)`` gives the same result for any ``steps``."""
+        adapt = prototype_adapt(model, prototypes)
+
+        def evaluate_fn(phi: Params, tasks: FixedTaskSet, steps: int) -> EvalResult:
+            return evaluate(model, phi, adapt, tasks, 1)  # "1 step": the head is computed once
+
+        return cls(model, adapt, meta_loss=lambda phi, batch: loss(model, phi, batch), name=name,
+                   inner_steps=0, evaluate_tasks=evaluate_tasks or evaluate_fn)
 
     @classmethod
     def from_metasgd(cls, model: nn.Module, *, inner_update: Callable, meta_loss: Callable,
@@ -149,7 +154,7 @@ class MetaLearner:
         def adapt(params: Params, x: torch.Tensor, y: torch.Tensor, steps: int) -> Params:
             theta, alphas = unpack(params)
             for _ in range(steps):
-                theta = inner_update(model, theta, alphas, x, y, create_graph=False)
+                theta = inner_update(model, theta, alphas, x, y, False)  # no second order
             return theta
 
         def outer(params: Params, batch: TaskBatch):

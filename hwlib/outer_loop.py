@@ -33,11 +33,13 @@ from .tasks import FixedTaskSet, TaskBatch
 
 @dataclass
 class TrainConfig:
-    """Budget and schedule of the outer loop (η = ``meta_lr``)."""
+    """Budget and schedule of the outer loop (η = ``meta_lr``; with ``anneal``, η decreases
+    linearly to 0 over the budget, η_t = η (1 − t / T), as in the Reptile paper)."""
 
     meta_batch_size: int = 32
     meta_lr: float = 1e-3
     optimizer: str = "adam"
+    anneal: bool = False
     steps: Optional[int] = None
     minutes: Optional[float] = None
     log_every: int = 10
@@ -77,7 +79,9 @@ class TrainResult:
 
 
 def make_optimizer(phi: Params, config: TrainConfig) -> torch.optim.Optimizer:
-    params = list(phi.values())
+    """The outer optimizer over the tensors of φ that require grad (a frozen one, e.g. a
+    Meta-SGD rate kept fixed, is not learned)."""
+    params = [v for v in phi.values() if v.requires_grad]
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.meta_lr)
     return torch.optim.Adam(params, lr=config.meta_lr)
@@ -129,6 +133,10 @@ def meta_train(learner: MetaLearner, phi: Params, sample: Callable[[int], TaskBa
                 grads, loss, acc = outer_gradient(learner, phi, batch)
             for k, p in phi.items():
                 p.grad = grads.get(k)
+            if config.anneal:
+                done = max(step / max_steps, elapsed / budget)
+                for group in optimizer.param_groups:
+                    group["lr"] = config.meta_lr * max(0.0, 1.0 - done)
             optimizer.step()
             step, tasks_seen = step + 1, tasks_seen + len(batch)
             elapsed += time.perf_counter() - t0

@@ -153,3 +153,26 @@ def plot_accuracy_vs_time(curves: Mapping[str, Sequence[tuple[float, float, floa
     ax.set(xlabel="meta-training wall time (minutes)", ylabel=ylabel, title=title)
     ax.legend()
     return fig
+
+
+def plot_learned_alphas(alphas: Mapping[str, torch.Tensor], initial: float | None = 0.4,
+                        title: str = "Meta-SGD: learned inner learning rates per tensor") -> plt.Figure:
+    """Meta-SGD's learned rates α, one box per tensor of φ (``alphas[name]``, any shape), in
+    φ's order: the box spans the middle half of the tensor's rates, the whiskers 5–95%, the dot
+    is the mean; the dashed horizontal line is the value every rate started from (``initial``;
+    ``None``: no line).  The tick labels give each tensor's number of rates."""
+    names = list(alphas)
+    values = [alphas[n].detach().float().flatten().cpu().numpy() for n in names]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * len(names) + 1.5), 4.5))
+    ax.boxplot(values, whis=(5, 95), showfliers=False, showmeans=True,
+               meanprops=dict(marker="o", markerfacecolor="tab:red", markeredgecolor="tab:red",
+                              markersize=4))
+    ax.set_xticks(range(1, len(names) + 1), [f"{n} ({v.size:,})" for n, v in zip(names, values)],
+                  rotation=60, ha="right", fontsize=7)
+    if initial is not None:
+        ax.axhline(initial, color="grey", linestyle="--", linewidth=1,
+                   label=f"initial α = {initial:g}")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set(ylabel="inner learning rate α (per element)", title=title)
+    fig.tight_layout()
+    return fig

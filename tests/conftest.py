@@ -129,23 +129,32 @@ def grading_data(synthetic_root, monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _generated_assignment(tmp_path_factory) -> Path:
-    """nbgrader's generate_assignment, once for the session (the real one: ensure_template)."""
+def _generated_assignments(tmp_path_factory):
+    """nbgrader's generate_assignment, once per assignment for the session (the real one:
+    ensure_template), made when first asked for."""
     from autograder.course import ensure_template
 
-    return ensure_template(tmp_path_factory.mktemp("nbgrader-template"))
+    folder, made = tmp_path_factory.mktemp("nbgrader-template"), {}
+
+    def generated(assignment: str) -> Path:
+        if assignment not in made:
+            made[assignment] = ensure_template(folder, assignment)
+        return made[assignment]
+    return generated
 
 
 @pytest.fixture
-def seed_template(_generated_assignment):
-    """``seed(out)``: put the session's generated assignment where ``grade``/``merge`` look for
-    it in ``out`` (they check its SHA-256 and use it), so each grading folder does not pay
-    nbgrader's generate_assignment (≈ 10 s) again.  Returns ``out``."""
+def seed_template(_generated_assignments):
+    """``seed(out, assignment="metalearning")``: put the session's generated assignment where
+    ``grade``/``merge`` look for it in ``out`` (they check its SHA-256 and use it), so each
+    grading folder does not pay nbgrader's generate_assignment (≈ 10 s) again.  Returns
+    ``out``."""
     import shutil
 
     from autograder.gradebook import TEMPLATE
 
-    def seed(out: Path) -> Path:
-        shutil.copytree(_generated_assignment, out / TEMPLATE / _generated_assignment.name)
+    def seed(out: Path, assignment: str = "metalearning") -> Path:
+        made = _generated_assignments(assignment)
+        shutil.copytree(made, out / TEMPLATE / made.name, dirs_exist_ok=True)
         return out
     return seed

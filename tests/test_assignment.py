@@ -82,3 +82,57 @@ def test_graded_cells_are_locked_and_ids_unique():
         m = nbgrader_meta(c)
         if m.get("grade"):
             assert m["locked"] and m["points"] > 0 and "### BEGIN HIDDEN TESTS" in text(c)
+
+
+# ----- the second assignment: the same guarantees --------------------------------------------
+
+def _second():
+    from autograder.assignments import assignment_named
+    from autograder.reference import answers_metasgd_protonet
+    from autograder.student_code.mutants2 import GRADE_IDS2
+
+    return assignment_named("metasgd_protonet"), answers_metasgd_protonet, GRADE_IDS2
+
+
+def test_second_assignment_solution_cells_are_its_reference_answers():
+    a, reference, grade_ids = _second()
+    for name in grade_ids:
+        (cell,) = [c for c in cells(a.source) if f"def {name}(" in text(c)
+                   and nbgrader_meta(c).get("solution")]
+        code = "\n".join(line for line in text(cell).splitlines() if "### " not in line)
+        assert code.strip() == inspect.getsource(getattr(reference, name)).strip(), name
+
+
+def test_second_assignment_grades_every_function_tier_and_question():
+    a, _, grade_ids = _second()
+    graded = {nbgrader_meta(c)["grade_id"]: text(c) for c in cells(a.source)
+              if nbgrader_meta(c).get("grade")}
+    for name, grade_id in grade_ids.items():
+        assert f"check_{name}({name})" in graded[grade_id]
+    assert [g for g in graded if "tier" in g] == [f"test_protonet_accuracy_tier{i}" for i in (1, 2, 3)]
+    assert len([g for g in graded if g.startswith("test_quiz_q")]) == 8
+    visible = "".join(text(c) for c in cells(a.source) if not nbgrader_meta(c))
+    for name in grade_ids:
+        assert f"selfcheck_metasgd_protonet.check_{name}({name})" in visible, name
+    assert "embedding_explorer(" in visible and "plot_learned_alphas(" in visible
+
+
+def test_second_assignment_release_is_current_and_holds_no_answers(tmp_path):
+    from autograder.course import release
+
+    a, reference, grade_ids = _second()
+    fresh = release(tmp_path, a)
+    assert [text(c) for c in cells(fresh)] == [text(c) for c in cells(a.released)], \
+        "notebooks/metasgd_protonet is stale: run `python -m autograder release`"
+    released = "\n".join(text(c) for c in cells(a.released))
+    assert "BEGIN SOLUTION" not in released and "HIDDEN TESTS" not in released
+    assert "autograder" not in released
+    given = "\n".join(text(c) for c in cells(a.source) if not nbgrader_meta(c).get("solution"))
+    for name in grade_ids:
+        body = inspect.getsource(getattr(reference, name)).split('"""')[-1]
+        for line in body.strip().splitlines():
+            if len(line.strip()) > 25 and line.strip() not in given:
+                assert line.strip() not in released, f"solution line of {name} leaked: {line}"
+    assert not re.search(r'answer_q\d+ = "[abcd]"', released)
+    ids = [nbgrader_meta(c)["grade_id"] for c in cells(a.source) if nbgrader_meta(c)]
+    assert len(ids) == len(set(ids))

@@ -3,7 +3,11 @@
 in (what a student has at the end; ``HW_PROFILE=tiny`` on the tests' synthetic Omniglot),
 watches the live training view update while training runs, moves sliders and clicks buttons of
 the explorers, and checks that what they show changed.  Screenshots go to
-``test-artifacts/browser/`` (or ``$HW_ARTIFACTS/browser``)."""
+``test-artifacts/browser/`` (or ``$HW_ARTIFACTS/browser``).
+
+The second assignment's notebook (ProtoNet and Meta-SGD) gets the same treatment for its
+embedding explorer once it is released (``notebooks/metasgd_protonet/``); until then that test
+skips, or runs on a minimal notebook with ``HW_EXPLORER_NOTEBOOK=minimal``."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,10 +37,25 @@ if not Path(CHROMIUM).exists():
                 ".ci/run installs it", allow_module_level=True)
 
 
-def finished_student_notebook() -> dict:
-    """The generated student notebook with every answer cell taken from the solutions."""
-    release = json.loads((REPO / "notebooks/metalearning/metalearning.ipynb").read_text())
-    solution = json.loads((REPO / "solutions/metalearning/metalearning.ipynb").read_text())
+KERNEL_READY = ("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                " && window.jupyterapp.shell.currentWidget.sessionContext"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel")
+ALL_CELLS_RAN = (  # the last cell has an execution count, and no non-empty code cell lacks one
+    "() => { const cells = window.jupyterapp.shell.currentWidget.content.widgets;"
+    " const last = cells[cells.length - 1];"
+    " return last.model.executionCount !== null && !cells.some(c => c.model.type === 'code'"
+    " && c.model.executionCount === null && c.model.sharedModel.source.trim() !== ''); }")
+TRACEBACKS = (".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+              " >> text=Traceback")
+SECOND = "metasgd_protonet"  # the second assignment: ProtoNet and Meta-SGD
+
+
+def finished_student_notebook(assignment: str = "metalearning") -> dict:
+    """The generated student notebook of ``assignment`` with every answer cell taken from the
+    solutions."""
+    release = json.loads((REPO / f"notebooks/{assignment}/{assignment}.ipynb").read_text())
+    solution = json.loads((REPO / f"solutions/{assignment}/{assignment}.ipynb").read_text())
     answers = {c["metadata"]["nbgrader"]["grade_id"]: c["source"] for c in solution["cells"]
                if c["metadata"].get("nbgrader", {}).get("solution")}
     for cell in release["cells"]:
@@ -62,10 +82,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def jupyterlab(tmp_path):
-    """A JupyterLab server on localhost serving a folder with the finished notebook, on a
-    synthetic Omniglot large enough for the notebook's 5-way validation tasks."""
+@contextmanager
+def lab_server(tmp_path: Path, name: str, notebook: dict):
+    """A JupyterLab server on localhost serving a folder with ``notebook`` as ``name``, on a
+    synthetic Omniglot large enough for the notebook's 5-way validation tasks; yields the
+    notebook's URL and the folder."""
     from conftest import synthetic_members, write_zip
 
     synthetic_root = tmp_path / "omniglot"
@@ -75,7 +96,7 @@ def jupyterlab(tmp_path):
                   synthetic_members(set_name, characters=12 if set_name == "background" else 4))
     work = tmp_path / "student"
     work.mkdir()
-    (work / "metalearning.ipynb").write_text(json.dumps(finished_student_notebook()))
+    (work / name).write_text(json.dumps(notebook))
     port, token = free_port(), "hw-browser-test"
     env = {**os.environ, "HW_PROFILE": "tiny", "OMNIGLOT_ROOT": str(synthetic_root),
            "HWLIB_CACHE_DIR": str(tmp_path / "cache"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
@@ -98,7 +119,7 @@ def jupyterlab(tmp_path):
                 if server.poll() is not None:
                     pytest.fail(f"JupyterLab exited: {(tmp_path / 'jupyterlab.log').read_text()}")
                 time.sleep(0.5)
-        yield f"{base}/lab/tree/metalearning.ipynb?token={token}", work
+        yield f"{base}/lab/tree/{name}?token={token}", work
     finally:
         server.terminate()
         try:
@@ -106,6 +127,13 @@ def jupyterlab(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, 9)
         log.close()
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """JupyterLab with the first assignment's finished notebook."""
+    with lab_server(tmp_path, "metalearning.ipynb", finished_student_notebook()) as served:
+        yield served
 
 
 def shot(target, name: str) -> Path:
@@ -157,11 +185,7 @@ def test_widgets_in_jupyterlab(jupyterlab):
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
             page.goto(url)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
-                                   timeout=120_000)
+            page.wait_for_function(KERNEL_READY, timeout=120_000)
             page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
             # record every text the live training view's status shows, from the page itself
             page.evaluate("""() => { window.hwLive = [];
@@ -186,14 +210,8 @@ def test_widgets_in_jupyterlab(jupyterlab):
             assert texts[0] == "waiting for the first meta-step" and len(texts) >= 3, texts
             assert any("val acc" in t for t in texts), texts
             # wait for the whole notebook: the last cell has an execution count
-            page.wait_for_function(
-                "() => { const cells = window.jupyterapp.shell.currentWidget.content.widgets;"
-                " const last = cells[cells.length - 1];"
-                " return last.model.executionCount !== null && !cells.some(c => c.model.type === 'code'"
-                " && c.model.executionCount === null && c.model.sharedModel.source.trim() !== ''); }",
-                timeout=600_000)
-            failed = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-                                  " >> text=Traceback")
+            page.wait_for_function(ALL_CELLS_RAN, timeout=600_000)
+            failed = page.locator(TRACEBACKS)
             assert failed.count() == 0, failed.first.inner_text()
 
             # the episode browser: slider, button
@@ -239,3 +257,91 @@ def test_widgets_in_jupyterlab(jupyterlab):
     figures = sorted(p.name for p in (work / "figures").glob("*.png"))
     assert figures == ["accuracy_vs_inner_steps.png", "accuracy_vs_tasks.png",
                        "accuracy_vs_time.png", "sine_adaptation.png"], figures
+
+
+MINIMAL_EXPLORER_CELLS = [  # what the second assignment's notebook does, in three cells
+    "%matplotlib inline\nimport torch\nimport hwlib\n"
+    "from hwlib import Conv4, init_params, split_body_head\n"
+    "from hwlib.embedding_explorer import embedding_explorer\n"
+    "splits = hwlib.omniglot_splits()\nmodel = Conv4(n_way=5)\n"
+    "phi, _ = split_body_head(init_params(model, seed=0))  # an untrained embedding",
+    "def prototypes(embeddings, labels, n_way):\n"
+    "    return torch.stack([embeddings[labels == k].mean(dim=0) for k in range(n_way)])\n\n\n"
+    "def protonet_logits(query_embeddings, prototypes):\n"
+    "    return -((query_embeddings[:, None, :] - prototypes[None, :, :]) ** 2).sum(dim=-1)",
+    "embedding_explorer(model, phi, splits, prototypes, protonet_logits)",
+]
+
+
+def explorer_notebook() -> tuple[str, dict]:
+    """``(file name, notebook)``: the second assignment's finished notebook once it is released;
+    ``HW_EXPLORER_NOTEBOOK=minimal`` gives a three-cell notebook with the explorer instead."""
+    if os.environ.get("HW_EXPLORER_NOTEBOOK") == "minimal":
+        cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                  "source": source} for source in MINIMAL_EXPLORER_CELLS]
+        return "embedding_explorer.ipynb", {
+            "cells": cells, "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                        "language": "python"}}}
+    missing = [f"{kind}/{SECOND}/{SECOND}.ipynb" for kind in ("notebooks", "solutions")
+               if not (REPO / kind / SECOND / f"{SECOND}.ipynb").exists()]
+    if missing:
+        pytest.skip(f"the second assignment (ProtoNet and Meta-SGD) is not released yet: no "
+                    f"{' and no '.join(missing)}; HW_EXPLORER_NOTEBOOK=minimal runs this test "
+                    "on a three-cell notebook with the explorer")
+    return f"{SECOND}.ipynb", finished_student_notebook(SECOND)
+
+
+def test_embedding_explorer_in_jupyterlab(tmp_path):
+    """The ProtoNet embedding explorer: the whole notebook runs, then "New episode" and the N
+    slider each redraw the picture (``embedding_explorer_*.png``)."""
+    name, notebook = explorer_notebook()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("embedding_explorer_*.png"):
+        old.unlink()
+    with lab_server(tmp_path, name, notebook) as (url, _), \
+            playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(url)
+            page.wait_for_function(KERNEL_READY, timeout=120_000)
+            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            page.wait_for_function(  # Run All stops at an error: wait for that too
+                f"() => ({ALL_CELLS_RAN})() || [...document.querySelectorAll("
+                "'.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]')]"
+                ".some(e => e.textContent.includes('Traceback'))", timeout=600_000)
+            failed = page.locator(TRACEBACKS)
+            assert failed.count() == 0, failed.first.inner_text()
+            box = page.locator(".hw-embedding-explorer").first
+            assert box.count() == 1, f"{name} shows no embedding_explorer"
+            box.scroll_into_view_if_needed()
+            status, image = box.locator(".widget-html-content").first, box.locator("img").first
+            first = status.inner_text()
+            assert "episode 1:" in first and "accuracy" in first, first
+            shot(box, "embedding_explorer_1-episode.png")
+            src = image.get_attribute("src")
+            box.get_by_role("button", name="New episode").click()
+            new = text_changes(status, first)
+            assert "episode 2:" in new and "accuracy" in new, new
+            page.wait_for_function("([img, old]) => img.src !== old",
+                                   arg=[image.element_handle(), src])
+            shot(box, "embedding_explorer_2-new-episode.png")
+            src, n_before = image.get_attribute("src"), new.split("-way")[0].split()[-1]
+            drag_slider(page, box.locator(".widget-slider").first,  # N → 2 (or to its max)
+                        0.02 if n_before != "2" else 1.0)
+            after = text_changes(status, new)
+            assert "episode 3:" in after and f" {n_before}-way" not in after, after
+            page.wait_for_function("([img, old]) => img.src !== old",
+                                   arg=[image.element_handle(), src])
+            shot(box, "embedding_explorer_3-n-changed.png")
+            assert not errors, errors
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "embedding_explorer_failure.png"),
+                            full_page=True)
+            raise
+        browser.close()

@@ -76,3 +76,38 @@ def test_honest_but_wrong_meta_gradients_are_graded_by_their_accuracy(synthetic_
 
     for fn in (fomaml_meta_loss, summed):
         assert not isinstance(tier_results(fn, TINY, seed=1), str)
+
+
+def test_protonet_calibration_and_its_controls(synthetic_env, monkeypatch):
+    """The second assignment's tiers: the reference ProtoNet trained through the grading path,
+    an embedding that never moves and a zero gradient (caught by the spot checks)."""
+    from autograder.calibrate import calibrate_protonet
+    from autograder.profiles import ProtoNetBudget
+
+    tiny = dataclasses.replace(TINY, protonet=ProtoNetBudget(4, 2, 5, 2, (0.25, 0.3, 0.35)))
+    monkeypatch.setitem(PROFILES, "tiny", tiny)
+    report = calibrate_protonet("tiny", seeds=[0])
+    assert [(r["method"], r["seed"]) for r in report["runs"]] == [("protonet", 0)]
+    assert 0 <= report["runs"][0]["accuracy"] <= 1
+    c = report["controls"]
+    assert c["zero_gradient_fails_tier1"] and "not a prototypical network's" in c["zero_gradient"]
+    assert 0 <= c["phi_never_moves_accuracy"] <= 1
+
+
+def test_protonet_tiers_grade_the_students_own_loss(synthetic_env):
+    from autograder.checks import check_protonet_tier
+    from autograder.checks.accuracy_protonet import protonet_tier_results
+    from autograder.profiles import ProtoNetBudget
+    from autograder.reference.answers_metasgd_protonet import protonet_loss
+
+    tiny = dataclasses.replace(TINY, protonet=ProtoNetBudget(4, 2, 5, 2, (0.0, 0.0, 1.01)))
+    result = protonet_tier_results(protonet_loss, tiny, seed=3)
+    assert not isinstance(result, str), result
+    check_protonet_tier(1, result, profile=tiny)
+    with pytest.raises(CheckFailed, match="tier 3 needs 101%"):
+        check_protonet_tier(3, result, profile=tiny)
+
+    def broken(model, phi, batch):
+        raise RuntimeError("my loss is broken")
+    failed = protonet_tier_results(broken, tiny, seed=3)
+    assert "my loss is broken" in failed and "meta-step 1" in failed

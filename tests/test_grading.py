@@ -9,6 +9,7 @@ differently gets full marks.  Broken submissions still get a row.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,6 +41,28 @@ def test_solution_full_blank_zero_and_every_bug_caught(tmp_path, grading_data, c
     assert any(r["test"] == "test_outer_step" and "zero_grad" in r["message"] for r in failures)
     control = [r["message"] for r in failures if any(ord(c) < 32 and c != "\n" for c in r["message"])]
     assert not control, control  # messages render as written (no tab from "\theta" in a hint)
+
+
+def test_second_assignment_solution_full_blank_zero_and_every_bug_caught(
+        tmp_path, grading_data, capsys, seed_template):
+    """``validate --mutants --assignment metasgd_protonet``: the same proof for Meta-SGD and
+    ProtoNet, through the same pipeline (its own nbgrader assignment and course folder)."""
+    from autograder.mutants import catalogue_for
+
+    course = seed_template(tmp_path / "course", "metasgd_protonet")
+    verdicts = validate("tiny", mutants=True, out=course, progress=True, jobs=2,
+                        assignment="metasgd_protonet")
+    table = capsys.readouterr().out
+    print(table)
+    bugs, variants, _ = catalogue_for("metasgd_protonet")
+    assert {v.name for v in verdicts} == {"solution", "blank"} | {
+        f"bug {m.name}" for m in bugs} | {f"correct {v.name}" for v in variants}
+    failed = [(v.name, v.expectation, v.row.score, v.row.messages) for v in verdicts if not v.ok]
+    assert not failed, table + "\n" + repr(failed)
+    assert (course / "feedback" / "solution" / "metasgd_protonet" /
+            "metasgd_protonet.html").is_file()
+    results = {json.loads(f.read_text())["assignment"] for f in (course / "results").glob("*")}
+    assert results == {"metasgd_protonet"}
 
 
 def test_broken_submissions_still_get_a_row(tmp_path, grading_data, seed_template):

@@ -33,11 +33,14 @@ EXERCISED = {
     "python -m autograder grade submissions/ --shard 2/2 --out part2": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder merge part1 part2 --out grading": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions/ --out grading --regrade alice": ["test_guides::test_ta_guide_commands_as_written"],
+    "python -m autograder grade submissions2/ --assignment metasgd_protonet --out grading2": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder release": ["test_assignment::test_committed_release_is_generated_from_the_source"],
     "python -m autograder validate --mutants --jobs 2": ["test_grading::test_solution_full_blank_zero_and_every_bug_caught"],
     "python -m pip wheel --no-deps -w dist .": ["test_setup_cell::test_uploaded_wheel_is_installed",
                                                "test_packaging::test_wheel_ships_hwlib_without_autograder"],
     "python -m autograder calibrate --profile cpu": ["test_calibrate::test_calibrate_reports_every_run_and_both_verdicts"],
+    "python -m autograder calibrate --profile cpu --assignment metasgd_protonet": ["test_calibrate::test_protonet_calibration_and_its_controls"],
+    "python -m autograder validate --mutants --jobs 2 --assignment metasgd_protonet": ["test_grading::test_second_assignment_solution_full_blank_zero_and_every_bug_caught"],
 }
 
 
@@ -111,12 +114,19 @@ def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch, seed_
     for student, notebook in (("alice", solution), ("bob", blank)):
         (tmp_path / "submissions" / student).mkdir(parents=True)
         (tmp_path / "submissions" / student / "metalearning.ipynb").write_bytes(notebook.read_bytes())
+    # the second assignment: alice hands in its solution
+    (tmp_path / "submissions2" / "alice").mkdir(parents=True)
+    (tmp_path / "submissions2" / "alice" / "metasgd_protonet.ipynb").write_bytes(
+        (REPO / "solutions/metasgd_protonet/metasgd_protonet.ipynb").read_bytes())
     commands = [c for c, g in guide_commands().items() if g == "ta.md"]
+    second = [c for c in commands if "--assignment metasgd_protonet" in c]
+    commands = [c for c in commands if c not in second]
     for out in ("part1", "part2", "grading"):  # the guide's grading folders
         seed_template(tmp_path / out)
+    seed_template(tmp_path / "grading2", "metasgd_protonet")
     merge_order = [c for c in commands if "--shard" in c or "merge" in c]
     shards = [c for c in merge_order if "--shard" in c]
-    runners = [(c, start(c, tmp_path)) for c in shards]  # the guide's two runners, at once
+    runners = [(c, start(c, tmp_path)) for c in shards + second]  # the guide's runners, at once
     for command, popen in runners:
         finish(command, popen)
     for command in [c for c in merge_order if c not in shards]:
@@ -133,3 +143,7 @@ def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch, seed_
     rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "grading" / "grades.csv"))}
     assert float(rows["alice"]["score"]) == 33 and float(rows["bob"]["score"]) == 0
     assert (tmp_path / "grading" / "feedback" / "alice" / "metalearning" / "metalearning.html").is_file()
+    (row,) = csv.DictReader(open(tmp_path / "grading2" / "grades.csv"))
+    assert row["student"] == "alice" and float(row["score"]) == float(row["max_score"]) > 0, row
+    assert (tmp_path / "grading2" / "feedback" / "alice" / "metasgd_protonet" /
+            "metasgd_protonet.html").is_file()

@@ -22,7 +22,7 @@ LAYERS = {
         ("skeleton", ["hwlib.evaluate", "hwlib.history", "hwlib.checkpoint", "hwlib.learner",
                       "hwlib.outer_loop"]),
         ("notebook", ["hwlib.budget", "hwlib.selfcheck", "hwlib.plots", "hwlib.widgets",
-                      "hwlib.embedding_explorer"]),
+                      "hwlib.embedding_explorer", "hwlib.selfcheck_metasgd_protonet"]),
         ("package", ["hwlib"]),
     ],
     "autograder": [

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from autograder.checks.student import Student
 from hwlib.cache import CACHE_ENV, resolve_cache_dir
-from autograder.course import ASSIGNMENT, NOTEBOOK, REPO, nbgrader, submit
+from autograder.assignments import Assignment, assignment_named
+from autograder.course import nbgrader, submit
 from autograder.isolation import Limits
 from autograder.profiles import Profile
 from autograder.results import Row, read_gradebook
@@ -29,7 +30,7 @@ from autograder.sanitize import SKIP_TAG, SubmissionError, load_submission, rebu
 from .client import WorkerClient, WorkerLost
 from .verdicts import catalogue, judge_all
 
-SOURCE = REPO / "solutions" / ASSIGNMENT / NOTEBOOK
+SOURCE = assignment_named().source  # the first assignment's (tests and tools read it)
 JUDGED = "judged (not yet recorded by nbgrader)"
 OVERRUN = "graded until the notebook ran over"
 
@@ -99,23 +100,25 @@ def write_verdicts(nb: dict, verdicts: dict, cell_errors: dict) -> dict:
 
 
 def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile, seed: int,
-              isolated: bool = True, extra_env: dict | None = None) -> Row:
+              isolated: bool = True, extra_env: dict | None = None,
+              assignment: str | Assignment | None = None) -> Row:
     """Judge one submission and write its graded notebook into ``root/submitted/``; the row
     holds the messages and notes.  :func:`record` then has nbgrader score it (``status``
     stays ``"judged"`` until then; a submission that cannot be judged gets its final status)."""
+    a = assignment_named(assignment)
     row, start = Row(student, seed=seed, isolation="bubblewrap" if isolated else "none"), \
         time.perf_counter()
     if notebook is None:
         row.status = "no notebook found in the submission"
-        return read_gradebook(root, row)
+        return read_gradebook(root, row, a)
     try:
         rebuilt = rebuild(load_submission(notebook),
-                          json.loads((root / "release" / ASSIGNMENT / NOTEBOOK).read_text()))
+                          json.loads((root / "release" / a.name / a.notebook).read_text()))
     except SubmissionError as e:
         row.status = f"not graded: {e}"
-        return read_gradebook(root, row)
+        return read_gradebook(root, row, a)
     row.notes = list(rebuilt.notes)
-    tests = catalogue(SOURCE)
+    tests = catalogue(a.source)
     import torch
 
     limits = Limits(memory_mb=profile.memory_mb, gpu=torch.cuda.is_available())
@@ -144,42 +147,43 @@ def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile,
         nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {},
                                "source": "**Notes from the grader**\n\n" + "\n".join(
                                    f"* {plain_text(n, 300)}" for n in row.notes)})
-    submit(root, student, nb)
+    submit(root, student, nb, a)
     row.messages = {k: plain_text(v) for k, v in verdicts.items() if v}
     row.seconds = round(time.perf_counter() - start, 1)
     return row
 
 
-def record(root: Path, rows: list[Row]) -> list[Row]:
+def record(root: Path, rows: list[Row], assignment: str | Assignment | None = None
+           ) -> list[Row]:
     """nbgrader scores the judged rows' notebooks (one ``autograde`` and one
     ``generate_feedback`` for all of them: nbgrader's start-up is paid once) and their rows get
     the gradebook's scores.  A notebook nbgrader cannot record fails alone."""
     judged = [r for r in rows if r.status == JUDGED or r.status.startswith(OVERRUN)]
     if not judged:
         return rows
-    start = time.perf_counter()
-    proc = nbgrader(["autograde", ASSIGNMENT, "--force", "--create"], cwd=root, timeout=600,
+    start, a = time.perf_counter(), assignment_named(assignment)
+    proc = nbgrader(["autograde", a.name, "--force", "--create"], cwd=root, timeout=600,
                     check=False)
     log = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])[:300]
     for row in judged:
-        if (root / "autograded" / row.student / ASSIGNMENT / NOTEBOOK).is_file():
+        if (root / "autograded" / row.student / a.name / a.notebook).is_file():
             row.status = "graded" if row.status == JUDGED else row.status
         else:
             row.status = f"not graded: nbgrader could not record it ({log})"
-        read_gradebook(root, row)
+        read_gradebook(root, row, a)
     if any(r.status.startswith("graded") for r in judged):
-        nbgrader(["generate_feedback", ASSIGNMENT, "--force"], cwd=root, timeout=600,
+        nbgrader(["generate_feedback", a.name, "--force"], cwd=root, timeout=600,
                  check=False)
     share = (time.perf_counter() - start) / len(judged)
     for row in judged:
-        if row.status.startswith("graded") and not _feedback(root, row.student).is_file():
+        if row.status.startswith("graded") and not _feedback(root, row.student, a).is_file():
             row.status = "graded (feedback could not be generated)"
         row.seconds = round(row.seconds + share, 1)
     return rows
 
 
-def _feedback(root: Path, student: str) -> Path:
-    return root / "feedback" / student / ASSIGNMENT / (Path(NOTEBOOK).stem + ".html")
+def _feedback(root: Path, student: str, a: Assignment) -> Path:
+    return root / "feedback" / student / a.name / f"{a.name}.html"
 
 
 _REFUSED = re.compile(r"PermissionError|Read-only file system|Network is unreachable|"

@@ -26,7 +26,14 @@ from .client import WorkerLost
 
 ORDER = ["check_answer", "check_inner_update", "check_outer_step", "check_anil_adapt",
          "check_accuracy_tier", "check_maml_meta_loss", "check_fomaml_meta_loss",
-         "check_reptile_meta_gradient"]
+         "check_reptile_meta_gradient",
+         # the second assignment: the helpers before the functions graded with them lent
+         "check_metasgd_inner_update", "check_prototypes", "check_protonet_logits",
+         "check_protonet_tier", "check_metasgd_meta_loss", "check_protonet_loss"]
+
+#: accuracy tiers: the check → (train once with the student's functions, the tier's verdict)
+TIERS = {"check_accuracy_tier": ("tier_results", "check_accuracy_tier"),
+         "check_protonet_tier": ("protonet_tier_results", "check_protonet_tier")}
 
 
 @dataclass
@@ -78,7 +85,7 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
     """grade_id → None (passed) or the failure message; never raises."""
     verdicts: dict[str, str | None] = {}
     values = _values(student, tests)
-    tiers = None
+    tiers: dict = {}
     for name in ORDER:
         for test in (t for t in tests if t.check == name):
             if verdicts.get(test.grade_id):
@@ -90,9 +97,11 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                 if name == "check_answer":
                     var, expected, hint = test.args
                     check_answer(var, values.get(var, Opaque("undefined")), expected, hint)
-                elif name == "check_accuracy_tier":
-                    tiers = tiers or checks.tier_results(student, profile, seed)
-                    checks.check_accuracy_tier(test.args[0], tiers, profile=profile)
+                elif name in TIERS:
+                    train, verdict = TIERS[name]
+                    if name not in tiers:
+                        tiers[name] = getattr(checks, train)(student, profile, seed)
+                    getattr(checks, verdict)(test.args[0], tiers[name], profile=profile)
                 else:
                     getattr(checks, name)(student, seed=seed)
                 verdicts.setdefault(test.grade_id, None)
@@ -100,13 +109,13 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                 verdicts[test.grade_id] = str(e)
             except WorkerLost as e:
                 verdicts[test.grade_id] = f"your code stopped the grading process during this test: {e}"
-                if name == "check_accuracy_tier":
-                    tiers = verdicts[test.grade_id]
+                if name in TIERS:
+                    tiers[name] = verdicts[test.grade_id]
             except Exception as e:  # noqa: BLE001 - hostile data the checks could not use
                 verdicts[test.grade_id] = ("the grading process answered with data the judge "
                                            f"could not use ({type(e).__name__}: {str(e)[:200]})")
-                if name == "check_accuracy_tier":
-                    tiers = verdicts[test.grade_id]
+                if name in TIERS:
+                    tiers[name] = verdicts[test.grade_id]
     return verdicts
 
 

