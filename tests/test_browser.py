@@ -85,15 +85,15 @@ def free_port() -> int:
 @contextmanager
 def lab_server(tmp_path: Path, name: str, notebook: dict):
     """A JupyterLab server on localhost serving a folder with ``notebook`` as ``name``, on a
-    synthetic Omniglot large enough for the notebook's 5-way validation tasks; yields the
+    synthetic Omniglot large enough for 5-way validation and 20-way test tasks; yields the
     notebook's URL and the folder."""
     from conftest import synthetic_members, write_zip
 
     synthetic_root = tmp_path / "omniglot"
     synthetic_root.mkdir()
-    for set_name in ("background", "evaluation"):  # 36 background characters: 6 for meta-val
+    for set_name in ("background", "evaluation"):  # 36 background (6 for meta-val), 20 test
         write_zip(synthetic_root / f"images_{set_name}.zip",
-                  synthetic_members(set_name, characters=12 if set_name == "background" else 4))
+                  synthetic_members(set_name, characters=12 if set_name == "background" else 10))
     work = tmp_path / "student"
     work.mkdir()
     (work / name).write_text(json.dumps(notebook))

@@ -27,6 +27,7 @@ EXERCISED = {
     "python -m pip install torch==2.13.0 -e .": ["test_setup_cell::test_uploaded_wheel_is_installed"],
     "jupyter lab notebooks/metalearning/metalearning.ipynb": ["test_browser::test_widgets_in_jupyterlab"],
     "HW_PROFILE=tiny jupyter lab notebooks/metalearning/metalearning.ipynb": ["test_browser::test_widgets_in_jupyterlab"],
+    "jupyter lab notebooks/metasgd_protonet/metasgd_protonet.ipynb": ["test_browser::test_embedding_explorer_in_jupyterlab"],
     "python -m autograder grade submissions/ --out grading": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions/ --out grading --jobs 4": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions/ --shard 1/2 --out part1": ["test_guides::test_ta_guide_commands_as_written"],
@@ -75,8 +76,9 @@ def test_autograder_commands_parse(command):
     assert callable(args.func)
 
 
-def test_student_guide_lists_every_graded_test_with_its_points():
-    nb = json.loads((REPO / "notebooks/metalearning/metalearning.ipynb").read_text())
+@pytest.mark.parametrize("assignment", ["metalearning", "metasgd_protonet"])
+def test_student_guide_lists_every_graded_test_with_its_points(assignment):
+    nb = json.loads((REPO / f"notebooks/{assignment}/{assignment}.ipynb").read_text())
     points = {c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"]["points"]
               for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")}
     text = (REPO / "docs" / "student.md").read_text()

@@ -101,3 +101,27 @@ def test_pickles_are_never_loaded():
     with pytest.raises(ChannelError):
         receive(r, 1 << 20, time.monotonic() + 5)
     assert not os.path.exists("/tmp/hw-pickle-ran")
+
+
+def test_the_worker_rebuilds_dicts_in_the_judges_order():
+    """A frame stores tensors in an order of its own (safetensors sorts them by size); the
+    worker gives the student φ and α in φ's order, as the notebook does, so code that zips two
+    dicts' values is graded on what it computes, not on the transport."""
+    import struct
+
+    from autograder.checks.student import P, _spec
+    from autograder.worker.channel import MAGIC, decode, encode
+    from autograder.worker.harness import Harness
+    from hwlib.sinusoid import tiny_sine_problem
+
+    _, phi, _ = tiny_sine_problem(seed=0)
+    tensors: dict = {}
+    specs = [_spec(P(phi), "a1", tensors), _spec(P({k: v * 0 for k, v in phi.items()}), "a2", tensors)]
+    frame = encode({}, tensors)
+    n = len(MAGIC)
+    size = struct.unpack("<I", frame[n:n + 4])[0]
+    _, received = decode(frame[n + 4:n + 4 + size], frame[n + 4 + size + 8:])
+    for spec in specs:
+        rebuilt = Harness().argument(spec, {}, received, {})
+        assert list(rebuilt) == list(phi)
+    assert list(Harness.params("a1", received, True)) != list(phi)  # the frame's own order

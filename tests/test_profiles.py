@@ -28,6 +28,18 @@ def test_docs_profile_table_is_the_table():
         assert cells[5] == f"{p.memory_mb} MB", row
 
 
+def test_docs_protonet_table_is_the_table():
+    """The second assignment's tiers (a ProtoNet trained by the judge) in docs/grading.md."""
+    text = (REPO / "docs" / "grading.md").read_text().split("### The second assignment")[1]
+    for p in PROFILES.values():
+        b = p.protonet
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{p.name}` |")), "")
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == (f"{b.steps} meta-steps × {b.meta_batch_size} tasks, "
+                            f"{b.train_ways}-way 1-shot, {b.q_query} queries per class"), row
+        assert cells[2].startswith(" / ".join(f"{t:.2f}" for t in b.tiers)), row
+
+
 def test_notebook_comments_state_the_tiers_of_the_table():
     for folder in ("solutions", "notebooks"):
         nb = json.loads((REPO / folder / ASSIGNMENT / NOTEBOOK).read_text())

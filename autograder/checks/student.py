@@ -98,7 +98,7 @@ class Student:
         for i, (x, y) in enumerate(data):
             tensors[f"x{i}"], tensors[f"y{i}"] = x, y
         reply = self.client.request({"op": "outer_step", "model": model, "lr": lr,
-                                     "calls": len(data)}, tensors)
+                                     "calls": len(data), "order": list(phi)}, tensors)
         return {"error": _error("outer_step", reply.head), "steps": reply.head.get("steps"),
                 "tensors": reply.tensors}
 
@@ -108,7 +108,8 @@ def _spec(value, key: str, tensors: dict) -> dict:
         return {"model": True}
     if isinstance(value, P):
         tensors.update({f"{key}.{k}": v.detach() for k, v in value.params.items()})
-        return {"params": key, "grad": value.grad}
+        # the frame stores tensors in its own order: the worker rebuilds the dict in φ's
+        return {"params": key, "grad": value.grad, "order": list(value.params)}
     if isinstance(value, TaskBatch):
         for k, t in zip(("xs", "ys", "xq", "yq"), (value.x_support, value.y_support,
                                                    value.x_query, value.y_query)):

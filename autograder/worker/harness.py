@@ -106,7 +106,8 @@ class Harness:
             return self.model(head["model"])
         if "params" in spec:
             return made.setdefault(spec["params"], self.params(
-                spec["params"], tensors, spec.get("grad", True), head.get("device", "cpu")))
+                spec["params"], tensors, spec.get("grad", True), head.get("device", "cpu"),
+                spec.get("order")))
         if "tensor" in spec:
             return tensors[spec["tensor"]].to(head.get("device", "cpu"))
         if "batch" in spec:
@@ -117,10 +118,17 @@ class Harness:
         return spec["json"]
 
     @staticmethod
-    def params(prefix: str, tensors: dict, grad: bool, device: str = "cpu") -> dict:
+    def params(prefix: str, tensors: dict, grad: bool, device: str = "cpu",
+               order: list | None = None) -> dict:
+        """The dict sent under ``prefix``, in the sender's key ``order`` (a frame stores its
+        tensors in an order of its own; a student's code may rely on φ's)."""
         n = len(prefix) + 1
-        return {k[n:]: v.detach().to(device).clone().requires_grad_(grad) for k, v in tensors.items()
-                if k.startswith(prefix + ".")}
+        names = [k[n:] for k in tensors if k.startswith(prefix + ".")]
+        if isinstance(order, list):
+            names = [k for k in order if isinstance(k, str) and k in names] + \
+                [k for k in names if k not in order]
+        return {k: tensors[f"{prefix}.{k}"].detach().to(device).clone().requires_grad_(grad)
+                for k in names}
 
     def call(self, head: dict, tensors: dict) -> tuple[dict, dict]:
         fn = self.namespace.get(head["fn"])
@@ -222,7 +230,8 @@ class Harness:
         fn = self.namespace.get("outer_step")
         if not callable(fn):
             return {"error": "outer_step is not defined (run its cell)", "kind": "missing"}, {}
-        model, phi = self.model(head["model"]), self.params("phi", tensors, True)
+        model, phi = self.model(head["model"]), self.params("phi", tensors, True,
+                                                            order=head.get("order"))
         opt = torch.optim.SGD(list(phi.values()), lr=head["lr"])
         steps, out = [], {}
         for i in range(head["calls"]):
