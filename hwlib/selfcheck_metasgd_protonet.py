@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 import torch
-from torch import nn
 
 from .models import Conv4, Params, init_params, split_body_head, task_loss
 from .sinusoid import tiny_sine_problem

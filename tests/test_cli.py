@@ -25,7 +25,8 @@ def train_json(*args: str, **kw) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("algo", ["maml", "fomaml", "anil", "reptile", "pretrain"])
+@pytest.mark.parametrize("algo", ["maml", "fomaml", "anil", "reptile", "pretrain", "metasgd",
+                                  "protonet"])
 def test_train_command_reports_json(synthetic_root, isolated_cache, algo):
     report = train_json("--algo", algo, "--n-way", "3", "--steps", "3", "--meta-batch", "2",
                         "--test-tasks", "12", "--omniglot-root", str(synthetic_root),
@@ -35,8 +36,12 @@ def test_train_command_reports_json(synthetic_root, isolated_cache, algo):
     assert 0 <= report["test_accuracy"] <= 1 and report["ci95"] >= 0
     assert report["test_tasks"] == 12 and report["device"].startswith(("cpu", "cuda", "mps"))
     assert report["tasks_per_second"] > 0 and report["wall_seconds"] >= report["train_seconds"]
-    assert report["config"]["inner_lr"] > 0
-    assert report["alpha"] == report["config"]["inner_lr"]  # the learner's α, end to end
+    assert report["graph_memory_mb"] > 0
+    if algo == "protonet":  # no inner loop: no α
+        assert report["alpha"] is None and report["config"]["inner_steps"] == 0
+    else:
+        assert report["config"]["inner_lr"] > 0
+        assert report["alpha"] == report["config"]["inner_lr"]  # the learner's α (Meta-SGD: its start)
     assert report["meta_lr"] == report["config"]["meta_lr"]
     assert [row["step"] for row in report["validation"]] == [2]
 
