@@ -143,4 +143,4 @@ def test_learners_plug_the_answers_into_the_skeleton(tiny):
     expected = grad_of(pretrain_loss(model, phi, batch), phi)
     assert all(torch.allclose(grads[k], expected[k]) for k in phi)
     with pytest.raises(ValueError, match="choose from"):
-        make_learner("protonet", MLP(), 0.1, 1)
+        make_learner("relationnet", MLP(), 0.1, 1)
