@@ -181,8 +181,15 @@ def _grade(args: argparse.Namespace) -> int:
     rows = grade(args.submissions, out, profile, args.cell_timeout, args.notebook_timeout,
                  jobs=args.jobs, shard=parse_shard(args.shard), regrade=args.regrade,
                  isolated=not args.no_isolation, assignment=args.assignment)
-    print(f"{len(rows)} submissions graded ({args.assignment}, '{profile}' profile): "
-          f"{out / 'grades.csv'}")
+    failed = [r for r in rows if r.grader_error]
+    print(f"{len(rows) - len(failed)} submissions graded ({args.assignment}, '{profile}' "
+          f"profile): {out / 'grades.csv'}")
+    if failed:
+        print(f"error: the grader failed on {len(failed)} submission(s), which have no grade "
+              f"(status 'grader error'), e.g. {failed[0].student}: {failed[0].status[:400]}\n"
+              "Fix the grading environment (docs/ta.md, 'When grading is refused') and run the "
+              "same command again: only these are graded again.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -195,12 +202,12 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .grade import IsolationUnavailable
+    from .canary import GradingRefused
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (HwlibError, ValueError, IsolationUnavailable) as e:
+    except (HwlibError, ValueError, GradingRefused) as e:
         print(f"error: {e}", file=sys.stderr)
         if isinstance(e, DataNotFoundError):
             print("On the command line: --omniglot-root PATH, or --download.", file=sys.stderr)

@@ -14,7 +14,8 @@ SHA-256 and the profile).  Everything else is derived from those files:
   :data:`RECORD_EVERY` at a time (one ``autograde`` and one ``generate_feedback`` call: most of
   nbgrader's cost is its start-up);
 * a student whose result file exists for the same notebook bytes and profile is not graded
-  again: re-running a crashed batch resumes, re-running a finished one changes nothing;
+  again: re-running a crashed batch resumes, re-running a finished one changes nothing (a
+  ``grader error`` is not a result: it is graded again);
 * each grading draws a fresh seed for the judge's inputs (recorded in the result; a
   ``--regrade`` reuses it, so a regrade is reproducible);
 * whatever happens to one submission becomes that student's row: the batch never stops.
@@ -38,9 +39,10 @@ from hwlib.progress import progress_bar
 from .assignments import Assignment, assignment_named
 from .course import ensure_template, make_workspace
 from .gradebook import TEMPLATE
+from .isolation import PRIVATE
 from .judge.submission import judge_one, record
 from .profiles import PROFILES, Profile
-from .results import (RESULTS, Row, assignment_of, find_submissions, load_result,
+from .results import (GRADER_ERROR, RESULTS, Row, assignment_of, find_submissions, load_result,
                       notebook_digest, row_of, save_result)
 
 
@@ -116,7 +118,7 @@ def _safe_judge_one(root: Path, student: str, notebook, profile: Profile, seed: 
         return judge_one(root, student, notebook, profile, seed, isolated, env, assignment)
     except Exception as e:  # noqa: BLE001 - one submission never stops the batch
         last = traceback.format_exception_only(type(e), e)[-1].strip()
-        return Row(student, status=f"not graded: the grader failed on it ({last[:300]})",
+        return Row(student, status=f"{GRADER_ERROR}: the grader failed on it ({last[:300]})",
                    seed=seed, isolation="bubblewrap" if isolated else "none")
 
 
@@ -129,7 +131,7 @@ def _record_and_save(root: Path, out: Path, rows: list[Row], digests: dict, prof
     except Exception as e:  # noqa: BLE001 - the rows say so; the batch goes on
         last = traceback.format_exception_only(type(e), e)[-1].strip()
         for row in rows:
-            row.status = f"not graded: nbgrader could not record it ({last[:300]})"
+            row.status = f"{GRADER_ERROR}: nbgrader could not record it ({last[:300]})"
     for row in rows:
         _copy_outputs(root, out, row.student)
         save_result(out, row, digests[row.student], profile, assignment.name)
@@ -138,16 +140,21 @@ def _record_and_save(root: Path, out: Path, rows: list[Row], digests: dict, prof
         report(row)
 
 
-def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
+def grade_batch(submissions: Path, out: Path, profile: str | Profile, jobs: int = 1,
                 shard: tuple[int, int] = (1, 1), log: Callable[[Row], None] = lambda r: None,
                 progress: bool = False, regrade: Sequence[str] = (), isolated: bool = True,
                 cell_timeout: Optional[int] = None, notebook_timeout: Optional[int] = None,
-                assignment: str | Assignment | None = None) -> list[str]:
+                assignment: str | Assignment | None = None, seed: int | None = None
+                ) -> list[str]:
     """Grade this shard's students not graded yet (and those in ``regrade``) into
-    ``out/results``; return the shard's ids (``progress``: a bar on stderr)."""
+    ``out/results``; return the shard's ids (``progress``: a bar on stderr).  ``seed``: the
+    judge's inputs for everyone (default: a fresh seed per student)."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    base = profile if isinstance(profile, Profile) else PROFILES[profile]
+    profile = base.name
     a = assignment_named(assignment)
+    PRIVATE.update(str(p.resolve()) for p in (submissions, out))
     held = assignment_of(out)
     if held not in (None, a.name):
         raise ValueError(f"{out} holds results of the assignment {held!r}: grade "
@@ -163,10 +170,11 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
     seeds = {}
     for s in mine:
         old = load_result(out, s)
-        seeds[s] = int(old["seed"]) if s in regrade and old and "seed" in old \
-            else secrets.randbits(31)
+        seeds[s] = seed if seed is not None else int(old["seed"]) \
+            if s in regrade and old and "seed" in old else secrets.randbits(31)
         if s in regrade or not (old and old.get("notebook_sha256") == digests[s]
-                                and old.get("profile") == profile):
+                                and old.get("profile") == profile
+                                and not str(old.get("status")).startswith(GRADER_ERROR)):
             todo.put(s)
     n = str(max(1, (os.cpu_count() or 1) // jobs))
     thread_env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n}
@@ -174,8 +182,8 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
     template = ensure_template(out / TEMPLATE, a) if not todo.empty() else None
     bar = progress_bar(total=todo.qsize(), desc="Grading", unit="notebook", disable=not progress)
     done, errors = threading.Lock(), []
-    limits = replace(PROFILES[profile], cell_seconds=cell_timeout or PROFILES[profile].cell_seconds,
-                     notebook_seconds=notebook_timeout or PROFILES[profile].notebook_seconds)
+    limits = replace(base, cell_seconds=cell_timeout or base.cell_seconds,
+                     notebook_seconds=notebook_timeout or base.notebook_seconds)
 
     def report(row: Row) -> None:
         with done:
@@ -203,6 +211,7 @@ def grade_batch(submissions: Path, out: Path, profile: str, jobs: int = 1,
             errors.append(e)
 
     with tempfile.TemporaryDirectory(prefix="hw-grading-") as tmp:
+        PRIVATE.add(str(Path(tmp).resolve()))
         threads = [threading.Thread(target=worker, args=(k, Path(tmp) / f"worker{k}"))
                    for k in range(min(jobs, max(1, todo.qsize())))]
         for t in threads:

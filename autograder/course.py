@@ -41,6 +41,11 @@ def nbgrader(args: list[str], cwd: Path, env: dict | None = None, timeout: float
     ``subprocess.TimeoutExpired`` is raised.
     """
     cmd = [sys.executable, "-m", "nbgrader", *args]
+    env = dict(os.environ if env is None else env)
+    # nbgrader starts other commands (alembic, jupyter) by name: this environment's, also when
+    # it is a venv that was never activated
+    env["PATH"] = os.pathsep.join([os.path.dirname(os.path.abspath(sys.executable)),
+                                   env.get("PATH", os.defpath)])
     with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, start_new_session=True) as popen:
         try:

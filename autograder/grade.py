@@ -6,9 +6,16 @@ notebook inside (``<assignment>.ipynb`` anywhere below it), or ``<student>.ipynb
 first); each assignment is graded into its own ``--out`` folder (default ``grading/<NAME>``).
 Every submission gets a row, whatever happens to it (timeout, invalid notebook, crash, attack).
 Student code runs only in sandboxed workers (:mod:`autograder.isolation`); the judge
-(:mod:`autograder.judge`) computes every verdict.  Where the sandbox cannot be set up, grading
-is refused (fail closed) unless ``isolated=False`` (``--no-isolation``: trusted notebooks
-only; recorded in the gradebook and the CSV).
+(:mod:`autograder.judge`) computes every verdict.  Grading fails closed:
+
+* where the sandbox cannot be set up, grading is refused (:mod:`autograder.boundary`) unless
+  ``isolated=False`` (``--no-isolation``: trusted notebooks only; recorded in the gradebook
+  and the CSV);
+* the reference answers are graded first, the same way (:mod:`autograder.canary`): unless
+  they get full marks, the class is not graded and the cause is named;
+* a submission the grader fails on (its environment, nbgrader) gets the status
+  ``grader error: …`` — no score, no gradebook entry, graded again on the next run — and the
+  command exits non-zero.
 Outputs in ``--out`` (default ``grading/``): the nbgrader course directory (``autograded/``,
 ``feedback/<student>/<assignment>/<assignment>.html``, ``gradebook.db``), ``grades.csv``
 (one row per student, one column per graded test) and ``failures.csv`` (why each lost point
@@ -23,23 +30,27 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
+from .assignments import assignment_named
 from .batch import grade_batch, results_for
+from .boundary import boundary_problem
+from .canary import GradingRefused, run_canary
 from .gradebook import write_gradebook
-from .isolation import boundary_problem
 from .results import Row
 
 
-class IsolationUnavailable(RuntimeError):
+class IsolationUnavailable(GradingRefused):
     """The worker sandbox cannot be set up here: grading is refused."""
 
 
 def grade(submissions: Path, out: Path, profile: str, cell_timeout: int | None = None,
           notebook_timeout: int | None = None, progress: bool = True, jobs: int = 1,
           shard: tuple[int, int] = (1, 1), regrade: Sequence[str] = (),
-          isolated: bool = True, assignment: str | None = None) -> list[Row]:
+          isolated: bool = True, assignment: str | None = None, canary: bool = True
+          ) -> list[Row]:
     """Grade the submissions of ``shard`` with ``jobs`` workers into the course directory
     ``out`` (results, feedback, gradebook, CSVs); students already graded are skipped, except
-    those named in ``regrade``."""
+    those named in ``regrade``.  Raises :class:`GradingRefused` (nothing written) where the
+    sandbox or the ``canary`` (the reference answers, graded first) fails."""
     if isolated:
         problem = boundary_problem()
         if problem:
@@ -47,6 +58,8 @@ def grade(submissions: Path, out: Path, profile: str, cell_timeout: int | None =
                 f"refusing to grade: the worker sandbox cannot be set up here ({problem}). "
                 "Install bubblewrap (apt-get install bubblewrap) on a kernel with user "
                 "namespaces, or pass --no-isolation for trusted notebooks only.")
+    if canary:
+        run_canary(profile, isolated, assignment_named(assignment), progress)
 
     def log(r: Row) -> None:
         if progress:  # above the progress bar

@@ -38,6 +38,8 @@ def write_gradebook(out: Path, rows: list[Row], assignment: str | Assignment | N
                 gb.remove_submission(a.name, row.student)
             except Exception:  # noqa: BLE001 - MissingEntry: first time
                 pass
+            if row.grader_error:
+                continue  # no grade rather than a wrong one
             gb.add_submission(a.name, row.student)
             submitted = gb.find_submission_notebook(a.name, a.name, row.student)
             for grade in submitted.grades:

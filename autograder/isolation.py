@@ -1,24 +1,27 @@
 """The OS boundary around a worker: bubblewrap namespaces, read-only system, limits.
 
-A worker runs as ``bwrap … python -m hw_worker.harness`` with
+A worker runs as ``bwrap … python -m hw_worker`` — the judge's own interpreter and packages
+(:mod:`autograder.python_env`) — with
 
 * its own **user** (uid/gid 65534, every capability dropped, no new privileges, no nested user
   namespaces), **mount**, **pid**, **network** (loopback only, down), **IPC**, **UTS** and
   **cgroup** namespaces, in a new session, killed when the judge goes (``--die-with-parent``);
 * an **allow-listed, read-only** file system: the system (``/usr``, the loader's ``/etc``
-  files), the Python installation, the judge's own ``hwlib`` and :mod:`autograder.worker`
+  files), the judge's Python environment, the judge's own ``hwlib`` and :mod:`autograder.worker`
   (as ``hwlib`` and ``hw_worker`` in one folder on the worker's ``PYTHONPATH``: the worker
   imports the very hwlib the judge runs, however hwlib is installed on the host) and the
   Omniglot data and cache.  ``solutions/``, the rest of
-  ``autograder/``, gradebooks, submissions and results are simply not there;
-* one writable place, ``/tmp`` (a tmpfs of ``tmp_mb``, also the working folder);
+  ``autograder/``, gradebooks, submissions and results are simply not there (an empty tmpfs
+  covers any of them that lies inside a folder the worker reads: :data:`PRIVATE`);
+* one writable place, ``/tmp`` (a tmpfs of ``tmp_mb``, also the working folder), mounted
+  first: everything the worker reads is mounted on top of it, never hidden by it;
 * limits: address space (CPU only — CUDA needs a large virtual space), file size, no core
   files, open files, processes (``RLIMIT_NPROC`` when the judge is not root; a ``pids`` cgroup
   where one is writable), memory cgroup where writable.  The wall time is the judge's: it kills
   the worker's whole process tree (and cgroup) from outside.
 
-:func:`boundary_problem` tries the boundary once and says why it cannot be set up; ``grade``
-then refuses to grade (fail closed) unless ``--no-isolation`` was given.
+:func:`autograder.boundary.boundary_problem` tries the boundary once and says why it cannot be
+set up; ``grade`` then refuses to grade (fail closed) unless ``--no-isolation`` was given.
 """
 
 from __future__ import annotations
@@ -29,18 +32,17 @@ import os
 import resource
 import shutil
 import signal
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import hwlib
 
+from . import python_env
+from .python_env import INSIDE_PACKAGES, inside
+
 REPO = Path(__file__).resolve().parents[1]
 WORKER_PACKAGE = REPO / "autograder" / "worker"
-INSIDE_PACKAGES = "/opt/hw"           # hw_worker and hwlib are mounted below this folder
 HWLIB_PACKAGE = Path(hwlib.__file__).resolve().parent  # the judge's hwlib
 SANDBOX_UID = 65534
 PROCESSES = 512                       # threads count too (torch's thread pool)
@@ -115,31 +117,39 @@ def _cgroup_v1_folder(controller: str) -> Path | None:
     return None
 
 
-def _python_paths() -> list[str]:
-    """Folders the worker's Python needs: the installation and every site folder on sys.path,
-    never this repository (only ``hwlib/`` of it is mounted, separately)."""
-    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
-    for p in sys.path:
-        real = os.path.realpath(p) if p else ""
-        if real and os.path.isdir(real) and not _inside(real, str(REPO)):
-            paths.add(real)
-    return sorted(p for p in paths if not any(_inside(p, q) and p != q for q in paths))
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+                "/etc/alternatives", "/etc/fonts", "/etc/matplotlibrc")
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def _system_mounts() -> list[str]:
-    args = ["--ro-bind", "/usr", "/usr"]
+def _system_links() -> tuple[list[str], list[str]]:
+    """``/bin``-like top folders: links made inside (merged /usr), or folders to read."""
+    links, folders = [], ["/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib64", "/lib32"):
         if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
+            links += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-              "/etc/alternatives", "/etc/fonts", "/etc/matplotlibrc"):
-        args += ["--ro-bind-try", f, f]
+            folders.append(top)
+    return links, folders
+
+
+#: folders no worker may see even where they lie inside a folder it reads (the grading
+#: commands add the submissions, the results and their workspaces)
+PRIVATE: set[str] = {str(REPO)}
+
+
+def mount_plan(read: list[str], private: list[str], optional: tuple[str, ...] = ()
+               ) -> list[str]:
+    """Read-only binds of ``read`` (and of ``optional`` files where they exist) and, over any
+    ``private`` folder inside one of them, an empty tmpfs — in path order, so that a folder is
+    mounted before what lies inside it and nothing mounted later hides what the worker reads
+    (a venv under ``/tmp`` on top of the ``/tmp`` scratch space; a venv inside the checkout on
+    top of the hidden checkout)."""
+    entries = [(p, 0, "--ro-bind") for p in read] + [(p, 0, "--ro-bind-try") for p in optional]
+    entries += [(p, 1, "--tmpfs") for p in private
+                if any(inside(p, r) for r in [*read, *optional])]
+    args = []
+    for path, _, op in sorted(set(entries), key=lambda e: (e[0].rstrip("/").split("/"), e[1])):
+        args += [op, path] if op == "--tmpfs" else [op, path, path]
     return args
 
 
@@ -158,40 +168,53 @@ def data_folders() -> list[str]:
     return [os.path.realpath(p) for p in found if p and os.path.isdir(p)]
 
 
-def bwrap_command(env: dict[str, str], limits: Limits, fds: tuple[int, int]) -> list[str]:
-    """The bubblewrap command line that starts the harness (see the module docstring)."""
+WORKER = ["-m", "hw_worker"]
+
+
+def sandbox_mounts(system: list[str] | None = None) -> list[str]:
+    """What a worker reads, as bubblewrap mounts: the system, the judge's Python environment,
+    the data; the private folders hidden where they lie inside one of them."""
+    read = [*(system or _system_links()[1]), *python_env.read_folders(sorted(PRIVATE)),
+            *data_folders()]
+    return mount_plan(read, sorted(PRIVATE), SYSTEM_FILES)
+
+
+def bwrap_command(env: dict[str, str], limits: Limits, fds: tuple[int, int],
+                  argv: list[str] = WORKER) -> list[str]:
+    """The bubblewrap command line that starts the harness (see the module docstring): the
+    judge's interpreter with ``argv``.  The ``/tmp`` scratch space is made first, every read
+    folder on top of it (:func:`mount_plan`), so the scratch space covers nothing the worker
+    reads."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise FileNotFoundError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    links, system = _system_links()
     args = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid",
             str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "grader",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv",
-            *_system_mounts()]
-    for p in _python_paths():
-        args += ["--ro-bind", p, p]
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv", *links,
+            "--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_mb << 20),
+            "--tmpfs", "/tmp"]
+    args += sandbox_mounts(system)
     args += ["--ro-bind", str(HWLIB_PACKAGE), f"{INSIDE_PACKAGES}/hwlib",
-             "--ro-bind", str(WORKER_PACKAGE), f"{INSIDE_PACKAGES}/hw_worker",
-             "--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmp_mb << 20),
-             "--tmpfs", "/tmp"]
-    for folder in data_folders():
-        args += ["--ro-bind", folder, folder]
+             "--ro-bind", str(WORKER_PACKAGE), f"{INSIDE_PACKAGES}/hw_worker"]
     if limits.gpu:
         args += _gpu_mounts()
-    inside = {**env, "HOME": "/tmp", "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin",
-              "PYTHONPATH": INSIDE_PACKAGES, "PYTHONDONTWRITEBYTECODE": "1",
+    inside = {**env, **python_env.python_variables(sorted(PRIVATE)), "HOME": "/tmp", "TMPDIR": "/tmp",
+              "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
               "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/.matplotlib", "HW_SANDBOXED": "1",
               "HW_REQUEST_FD": str(fds[0]), "HW_REPLY_FD": str(fds[1])}
     for k, v in sorted(inside.items()):
         args += ["--setenv", k, v]
-    return args + ["--chdir", "/tmp", os.path.realpath(sys.executable), "-m", "hw_worker.harness"]
+    return args + ["--chdir", "/tmp", python_env.interpreter(), *argv]
 
 
 def plain_command(env: dict[str, str], fds: tuple[int, int]) -> tuple[list[str], dict]:
     """``--no-isolation``: the same harness in a plain child process (trusted notebooks only)."""
-    full = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(REPO / "autograder"),
-                                                                  str(HWLIB_PACKAGE.parent)]),
+    path = [str(REPO / "autograder"), str(HWLIB_PACKAGE.parent)]
+    full = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(
+                path + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
             "HW_REQUEST_FD": str(fds[0]), "HW_REPLY_FD": str(fds[1]), "MPLBACKEND": "Agg"}
-    return [sys.executable, "-m", "worker.harness"], full
+    return [python_env.interpreter(), "-m", "worker"], full
 
 
 def limit_child(limits: Limits, cgroups: Cgroups):
@@ -206,40 +229,20 @@ def limit_child(limits: Limits, cgroups: Cgroups):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         if os.getuid() != 0:  # root is exempt from RLIMIT_NPROC: the pids cgroup covers it
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    # RLIMIT_NPROC counts every task of the user (the TA's shell, the judge's threads, the
+    # other workers): the worker may start ``processes`` more than the user runs now
+    nproc = limits.processes + (_tasks_of(os.getuid()) if os.getuid() != 0 else 0)
     return apply
 
 
-PROBE = r"""
-import os, socket, sys
-problems = []
-if os.getuid() != 65534: problems.append(f"uid is {os.getuid()}")
-for p in sys.argv[1:]:
-    if os.path.exists(p): problems.append(f"{p} is visible")
-try:
-    socket.create_connection(("1.1.1.1", 53), timeout=2); problems.append("network reachable")
-except OSError: pass
-open("/tmp/probe", "w").write("ok")
-try:
-    open("/usr/probe", "w"); problems.append("/usr is writable")
-except OSError: pass
-print("OK" if not problems else "; ".join(problems))
-"""
-
-
-@lru_cache(maxsize=1)
-def boundary_problem() -> str | None:
-    """Why a worker sandbox cannot be set up here, or None when it can (tried once)."""
-    if shutil.which("bwrap") is None:
-        return "bubblewrap is not installed (Debian: apt-get install bubblewrap)"
-    cmd = bwrap_command({}, Limits(), (0, 1))
-    cmd = cmd[:-3] + [os.path.realpath(sys.executable), "-c", PROBE,
-                      str(REPO / "solutions"), str(REPO / "autograder" / "reference")]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"bubblewrap could not start: {e}"
-    said = (proc.stdout.strip().splitlines() or [""])[-1]
-    if proc.returncode != 0 or said != "OK":
-        return f"the sandbox is not sound: {said or proc.stderr.strip()[-300:]}"
-    return None
+def _tasks_of(uid: int) -> int:
+    """Processes and threads whose real user is ``uid`` (what RLIMIT_NPROC counts)."""
+    count = 0
+    for status in glob.glob("/proc/[0-9]*/status"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = dict(line.split(":", 1) for line in open(status).read().splitlines()
+                          if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+    return count

@@ -20,6 +20,9 @@ from hwlib.cache import atomic_write, atomic_write_text
 from .assignments import Assignment, assignment_named
 
 RESULTS = "results"
+#: the status of a row the grader failed on (its environment, nbgrader): never a grade — no
+#: score in the CSV, no submission in the gradebook, a non-zero exit, graded again next run
+GRADER_ERROR = "grader error"
 
 
 @dataclass
@@ -37,6 +40,10 @@ class Row:
     seed: int = 0                                  # the judge's inputs (a regrade reuses it)
     isolation: str = "bubblewrap"                  # or "none" (--no-isolation)
     startup_seconds: float = 0.0                   # worker start-ups, summed
+
+    @property
+    def grader_error(self) -> bool:
+        return self.status.startswith(GRADER_ERROR)
 
 
 def find_submissions(folder: Path, notebook: str = "metalearning.ipynb"
@@ -126,9 +133,10 @@ def write_reports(root: Path, rows: list[Row]) -> None:
         w.writerow(["student", "score", "max_score", "status", "seconds", "isolation", "seed",
                     "notes", *tests])
         for r in rows:
-            w.writerow([r.student, r.score, r.max_score, r.status, r.seconds, r.isolation,
-                        r.seed, " | ".join(r.notes),
-                        *[r.tests.get(t, (0.0, 0.0))[0] for t in tests]])
+            w.writerow([r.student, "" if r.grader_error else r.score, r.max_score, r.status,
+                        r.seconds, r.isolation, r.seed, " | ".join(r.notes),
+                        *["" if r.grader_error else r.tests.get(t, (0.0, 0.0))[0]
+                          for t in tests]])
     with atomic_write(root / "failures.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["student", "test", "score", "max_score", "message"])

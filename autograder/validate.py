@@ -85,7 +85,7 @@ def validate(profile: str = "tiny", mutants: bool = False, out: Path | None = No
     with tempfile.TemporaryDirectory() as tmp:
         build_submissions(Path(tmp), mutants, a)
         rows = grade(Path(tmp) / "submissions", out or Path(tmp) / "course", profile,
-                     progress=progress, jobs=jobs, assignment=a.name)
+                     progress=progress, jobs=jobs, assignment=a.name, canary=False)
     verdicts = judge(rows, a)
     if progress:
         print(f"\n{'submission':<36} {'score':>12}  {'expected':<52} ok")

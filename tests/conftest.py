@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from ordinary_user import ordinary_user  # noqa: F401 - the session fixture, for every test
 from PIL import Image, ImageDraw
 
 SYNTH_ALPHABETS = {"background": ["Alpha_Script", "Beta_Runes", "Gamma_Signs"],
@@ -118,7 +119,7 @@ def grading_data(synthetic_root, monkeypatch) -> Path:
     """Real Omniglot when OMNIGLOT_ROOT is set, else the tests' synthetic zips.  Grading needs
     the worker sandbox (bubblewrap): without it the grading tests skip and say why (.ci/run
     installs it, so CI never skips them)."""
-    from autograder.isolation import boundary_problem
+    from autograder.boundary import boundary_problem
 
     problem = boundary_problem()
     if problem:

@@ -25,6 +25,8 @@ GUIDES = [REPO / "docs" / f"{who}.md" for who in ("student", "ta", "instructor")
 #: command → the tests that run it (module::function)
 EXERCISED = {
     "python -m pip install torch==2.13.0 -e .": ["test_setup_cell::test_uploaded_wheel_is_installed"],
+    "python3 -m venv ~/venvs/hw && . ~/venvs/hw/bin/activate": ["test_ordinary_user::test_a_class_gets_full_marks_as_an_ordinary_user"],
+    'python -m pip install torch==2.13.0 -e ".[dev]"': ["test_ordinary_user::test_a_class_gets_full_marks_as_an_ordinary_user"],
     "jupyter lab notebooks/metalearning/metalearning.ipynb": ["test_browser::test_widgets_in_jupyterlab"],
     "HW_PROFILE=tiny jupyter lab notebooks/metalearning/metalearning.ipynb": ["test_browser::test_widgets_in_jupyterlab"],
     "jupyter lab notebooks/metasgd_protonet/metasgd_protonet.ipynb": ["test_browser::test_embedding_explorer_in_jupyterlab"],

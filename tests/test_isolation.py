@@ -14,7 +14,8 @@ import time
 import pytest
 
 from autograder.course import REPO
-from autograder.isolation import Limits, boundary_problem
+from autograder.boundary import boundary_problem
+from autograder.isolation import Limits
 from autograder.judge.client import WorkerClient, WorkerLost
 
 PROBLEM = boundary_problem()
@@ -184,11 +185,11 @@ def test_a_hung_or_dying_worker_is_killed_and_reported():
 
 
 def test_grading_fails_closed_without_the_sandbox(tmp_path, monkeypatch, capsys):
-    import autograder.isolation as isolation
+    import autograder.boundary as boundary
     from autograder.__main__ import main
 
-    monkeypatch.setattr(isolation.shutil, "which", lambda name: None)
-    isolation.boundary_problem.cache_clear()
+    monkeypatch.setattr(boundary.shutil, "which", lambda name: None)
+    boundary.boundary_problem.cache_clear()
     try:
         (tmp_path / "subs" / "alice").mkdir(parents=True)
         assert main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"),
@@ -196,7 +197,7 @@ def test_grading_fails_closed_without_the_sandbox(tmp_path, monkeypatch, capsys)
         assert "refusing to grade" in capsys.readouterr().err
         assert not (tmp_path / "out" / "grades.csv").exists()
     finally:
-        isolation.boundary_problem.cache_clear()
+        boundary.boundary_problem.cache_clear()
 
 
 def test_a_fork_that_returns_into_the_worker_never_answers_for_it():

@@ -5,6 +5,12 @@ Every answer is hostile data: frames are size-limited, decoded without pickle
 worker dies, hangs or sends garbage, the request in flight fails (:class:`WorkerLost`) and the
 next request starts a fresh worker (the student's cells are run again), at most
 ``max_starts`` times per submission.
+
+Every worker first says hello, before any student code runs: it could import what grading
+needs, in the judge's own environment (the same interpreter, package versions and files,
+:mod:`autograder.worker.hello`).  When it cannot — the sandbox hides the packages, torch fails
+to import, another torch is found — that is the grader's failure, not the student's:
+:class:`GraderError`, never a grade.
 """
 
 from __future__ import annotations
@@ -15,18 +21,32 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import torch
 
 from autograder.isolation import Cgroups, Limits, bwrap_command, limit_child, plain_command
+from autograder.worker import hello
 from autograder.worker.channel import ChannelError, encode, receive, write_all
 
 MAX_REPLY = 64 << 20   # the largest honest reply (a Conv4 meta-gradient) is < 1 MB
+HELLO_SECONDS = 180    # a cold start imports torch from a slow disk
 
 
 class WorkerLost(RuntimeError):
     """The worker died, hung past its time, or answered with something that is not a frame."""
+
+
+class GraderError(RuntimeError):
+    """The grading environment failed before any student code ran (the sandbox, the
+    interpreter, the packages): no grade can be given; the TA must fix the environment."""
+
+
+@lru_cache(maxsize=1)
+def judge_environment() -> dict:
+    """The judge's own interpreter and packages (what every worker must match)."""
+    return hello.fingerprint()
 
 
 @dataclass
@@ -60,6 +80,7 @@ class WorkerClient:
     _fds: tuple[int, int] | None = None
     _cgroups: Cgroups | None = None
     _output: bytearray = field(default_factory=bytearray)
+    _drainer: threading.Thread | None = None
 
     def request(self, head: dict, tensors: dict | None = None, seconds: float | None = None
                 ) -> Reply:
@@ -80,6 +101,11 @@ class WorkerClient:
         except (ChannelError, OSError) as e:
             self._lose(self._death_reason(e))
         return Reply(got, out)
+
+    def start(self) -> None:
+        """Start the worker now (it says hello, then runs the cells) if it is not running."""
+        if self._proc is None:
+            self._start()
 
     def _lose(self, why: str):
         self.stop()
@@ -126,7 +152,47 @@ class WorkerClient:
         os.close(req_r)
         os.close(rep_w)
         self._fds = (req_w, rep_r)
-        threading.Thread(target=self._drain, args=(self._proc.stdout,), daemon=True).start()
+        self._output.clear()
+        self._drainer = threading.Thread(target=self._drain, args=(self._proc.stdout,),
+                                         daemon=True)
+        self._drainer.start()
+        self._hello()
+
+    def _hello(self) -> None:
+        """The worker's environment must be the judge's (before any student code runs)."""
+        try:
+            write_all(self._fds[0], encode({"op": "hello"}), time.monotonic() + HELLO_SECONDS)
+            got, _ = receive(self._fds[1], MAX_REPLY, time.monotonic() + HELLO_SECONDS)
+            said = got.get("environment") if isinstance(got, dict) else None
+            problems = (hello.differences(judge_environment(), said) if isinstance(said, dict)
+                        else [f"it answered {str(got)[:200]}"])
+        except (TimeoutError, ChannelError, OSError) as e:
+            problems = None
+            why = self._startup_failure(e)
+        if problems is None or problems:
+            self.stop()
+            raise GraderError(why if problems is None else
+                              "the sandboxed worker does not run in the judge's Python "
+                              "environment: " + "; ".join(problems))
+
+    def _startup_failure(self, e: Exception) -> str:
+        """Why a worker died before saying hello, from what it printed."""
+        try:
+            code = self._proc.wait(timeout=0 if isinstance(e, TimeoutError) else 5)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return (f"the sandboxed worker did not start within {HELLO_SECONDS} s"
+                    if isinstance(e, TimeoutError) else
+                    f"the sandboxed worker answered its hello with something else ({e})")
+        if self._drainer is not None:
+            self._drainer.join(timeout=5)
+        text = self.printed().strip()
+        for line in text.splitlines():
+            if line.startswith(hello.MARKER):
+                name, _, error = line[len(hello.MARKER):].strip().partition(": ")
+                return f"the sandboxed worker cannot import {name}: {error}"
+        tail = " | ".join(text.splitlines()[-3:])[-600:] or str(e)
+        return f"the sandboxed worker did not start (exit code {code}): {tail}"
 
     def _run_cells(self) -> bool:
         """Run the cells one request each.  A cell that ends or hangs the worker (past its limit

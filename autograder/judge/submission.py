@@ -24,10 +24,10 @@ from autograder.assignments import Assignment, assignment_named
 from autograder.course import nbgrader, submit
 from autograder.isolation import Limits
 from autograder.profiles import Profile
-from autograder.results import Row, read_gradebook
+from autograder.results import GRADER_ERROR, Row, read_gradebook
 from autograder.sanitize import SKIP_TAG, SubmissionError, load_submission, rebuild
 
-from .client import WorkerClient, WorkerLost
+from .client import GraderError, WorkerClient, WorkerLost
 from .verdicts import catalogue, judge_all
 
 SOURCE = assignment_named().source  # the first assignment's (tests and tools read it)
@@ -131,6 +131,10 @@ def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile,
         except WorkerLost as e:  # the cells themselves could not be run
             verdicts = {t.grade_id: f"your notebook stopped the grading process: {e}"
                         for t in tests}
+        except GraderError as e:  # never a grade: the environment must be fixed first
+            row.status = f"{GRADER_ERROR}: {plain_text(e, 600)}"
+            row.seconds = round(time.perf_counter() - start, 1)
+            return read_gradebook(root, row, a)
     row.startup_seconds = round(sum(client.startup_seconds), 2)
     row.status = JUDGED
     if time.monotonic() >= deadline:
@@ -169,7 +173,7 @@ def record(root: Path, rows: list[Row], assignment: str | Assignment | None = No
         if (root / "autograded" / row.student / a.name / a.notebook).is_file():
             row.status = "graded" if row.status == JUDGED else row.status
         else:
-            row.status = f"not graded: nbgrader could not record it ({log})"
+            row.status = f"{GRADER_ERROR}: nbgrader could not record it ({log})"
         read_gradebook(root, row, a)
     if any(r.status.startswith("graded") for r in judged):
         nbgrader(["generate_feedback", a.name, "--force"], cwd=root, timeout=600,

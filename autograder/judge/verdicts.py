@@ -22,7 +22,7 @@ from autograder.checks.common import check_answer
 from autograder.checks.student import CheckFailed, Opaque, Student
 from autograder.profiles import Profile
 
-from .client import WorkerLost
+from .client import GraderError, WorkerLost
 
 ORDER = ["check_answer", "check_inner_update", "check_outer_step", "check_anil_adapt",
          "check_accuracy_tier", "check_maml_meta_loss", "check_fomaml_meta_loss",
@@ -82,7 +82,8 @@ def catalogue(source_notebook: Path) -> tuple[Test, ...]:
 
 def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed: int,
               deadline: float) -> dict[str, str | None]:
-    """grade_id → None (passed) or the failure message; never raises."""
+    """grade_id → None (passed) or the failure message; raises only :class:`GraderError`
+    (the grading environment failed: no verdict is a grade)."""
     verdicts: dict[str, str | None] = {}
     values = _values(student, tests)
     tiers: dict = {}
@@ -107,6 +108,8 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                 verdicts.setdefault(test.grade_id, None)
             except CheckFailed as e:
                 verdicts[test.grade_id] = str(e)
+            except GraderError:
+                raise  # no verdict at all: the grading environment failed
             except WorkerLost as e:
                 verdicts[test.grade_id] = f"your code stopped the grading process during this test: {e}"
                 if name in TIERS:

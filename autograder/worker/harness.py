@@ -1,8 +1,11 @@
 """The worker: runs a student's cells, then calls the student's functions for the judge.
 
-Started by the judge inside the sandbox (``python -m hw_worker.harness``) with two pipe file
-descriptors (``HW_REQUEST_FD``, ``HW_REPLY_FD``).  Requests (:mod:`.channel` frames):
+Started by the judge inside the sandbox (``python -m hw_worker``, which first checks the imports:
+:mod:`.hello`) with two pipe file descriptors (``HW_REQUEST_FD``, ``HW_REPLY_FD``).  Requests
+(:mod:`.channel` frames):
 
+* ``hello`` (first, before any student code): the interpreter and the packages' versions and
+  files, which the judge compares with its own;
 * ``run_cells``: run the cells, in order, in one IPython namespace (a cell that raises or runs
   past its time fails alone, as in a notebook); reply with each cell's outcome;
 * ``values``: the plain values (str, int, float, bool) of some names, e.g. quiz answers;
@@ -26,6 +29,7 @@ import traceback
 import torch
 
 from .channel import encode, receive, write_all
+from .hello import fingerprint
 from .process import sweep, warm_up
 
 MAX_REQUEST = 1 << 30
@@ -266,7 +270,8 @@ def _student_line(e: BaseException) -> str:
 
 
 def serve(request_fd: int, reply_fd: int, harness: Harness) -> None:
-    ops = {"run_cells": harness.run_cells, "values": harness.values, "call": harness.call,
+    ops = {"hello": lambda head, tensors: ({"environment": fingerprint()}, {}),
+           "run_cells": harness.run_cells, "values": harness.values, "call": harness.call,
            "outer_step": harness.outer_step}
     while True:
         head, tensors = receive(request_fd, MAX_REQUEST)
