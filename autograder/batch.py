@@ -11,8 +11,9 @@ SHA-256 and the profile).  Everything else is derived from those files:
   slice, so n runners (a GitHub Actions matrix, a Slurm job array) split a class without a
   scheduler, and :func:`merge` combines their ``<out>`` folders;
 * each worker judges its students one by one and has nbgrader record them
-  :data:`RECORD_EVERY` at a time (one ``autograde`` and one ``generate_feedback`` call: most of
-  nbgrader's cost is its start-up);
+  :func:`record_every` at a time (one ``autograde`` and one ``generate_feedback`` call: most of
+  nbgrader's cost is its start-up; ``HW_RECORD_EVERY=1`` records each student at once, so a
+  job killed mid-way keeps every student finished before);
 * a student whose result file exists for the same notebook bytes and profile is not graded
   again: re-running a crashed batch resumes, re-running a finished one changes nothing (a
   ``grader error`` is not a result: it is graded again);
@@ -49,6 +50,17 @@ from .results import (GRADER_ERROR, RESULTS, Row, assignment_of, find_submission
 #: judged notebooks recorded by one nbgrader call (a crash loses at most these: they are
 #: graded again on the next run, as results are written after nbgrader recorded them)
 RECORD_EVERY = 8
+RECORD_EVERY_ENV = "HW_RECORD_EVERY"
+
+
+def record_every() -> int:
+    """:data:`RECORD_EVERY`, or ``$HW_RECORD_EVERY`` (a scheduler that may kill a job: 1)."""
+    value = os.environ.get(RECORD_EVERY_ENV, "")
+    if not value:
+        return RECORD_EVERY
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{RECORD_EVERY_ENV} must be a whole number >= 1, got {value!r}")
+    return int(value)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -182,6 +194,7 @@ def grade_batch(submissions: Path, out: Path, profile: str | Profile, jobs: int 
     template = ensure_template(out / TEMPLATE, a) if not todo.empty() else None
     bar = progress_bar(total=todo.qsize(), desc="Grading", unit="notebook", disable=not progress)
     done, errors = threading.Lock(), []
+    every = record_every()
     limits = replace(base, cell_seconds=cell_timeout or base.cell_seconds,
                      notebook_seconds=notebook_timeout or base.notebook_seconds)
 
@@ -202,7 +215,7 @@ def grade_batch(submissions: Path, out: Path, profile: str | Profile, jobs: int 
                 if s is not None:
                     pending.append(_safe_judge_one(root, s, found[s], limits, seeds[s],
                                                    isolated, {**_gpu_env(k), **thread_env}, a))
-                if pending and (s is None or len(pending) >= RECORD_EVERY):
+                if pending and (s is None or len(pending) >= every):
                     _record_and_save(root, out, pending, digests, profile, report, a)
                     pending = []
                 if s is None:
