@@ -60,6 +60,7 @@ def environment_key(profile: Profile, isolated: bool, assignment: Assignment) ->
                  str(shutil.which("bwrap")), platform.node(), platform.release(),
                  str(Path.home())):
         digest.update(part.encode() + b"\0")
+    digest.update(assignment.source.read_bytes())  # the reference answers it graded
     for folder in ("autograder", "hwlib", f"solutions/{assignment.name}",
                    f"notebooks/{assignment.name}"):
         for f in sorted((REPO / folder).rglob("*")):
@@ -113,9 +114,11 @@ def run_canary(profile: str, isolated: bool, assignment: Assignment,
     from .batch import grade_batch, results_for
 
     base = canary_profile(PROFILES[profile])
+    folder = resolve_cache_dir() / "canary"
+    with contextlib.suppress(OSError):  # first: the cache folder is a data folder of the key
+        folder.mkdir(parents=True, exist_ok=True)
     key = environment_key(base, isolated, assignment)
     preflight(base, isolated, key)
-    folder = resolve_cache_dir() / "canary"
     passed = folder / f"{assignment.name}-{profile}-{key[:32]}.json"
     with _lock(folder, passed):
         if passed.is_file():

@@ -95,7 +95,25 @@ def test_refuses_on_a_torch_version_mismatch(tmp_path, grading_data, monkeypatch
     _shadow_torch(tmp_path, monkeypatch, MISMATCH)
     err = _refused(tmp_path, capsys)
     assert "does not run in the judge's Python environment" in err
-    assert f"its torch is version 2.0.0+other" in err and torch.__version__ in err
+    assert "its torch is version 2.0.0+other" in err and torch.__version__ in err
+
+
+def test_refuses_when_the_reference_answers_lose_points(tmp_path, grading_data, monkeypatch,
+                                                       capsys):
+    """The canary: in an environment where the reference solution is not graded full marks
+    (here: the reference itself is broken), the class is not graded, and the message says which
+    test the reference lost and why."""
+    from autograder.assignments import Assignment
+    from autograder.mutants import MUTANTS, mutate_notebook
+
+    wrong_sign = next(m for m in MUTANTS if m.name == "inner-step-wrong-sign")
+    reference = tmp_path / "reference.ipynb"
+    reference.write_text(json.dumps(mutate_notebook(
+        json.loads(Assignment("metalearning", "").source.read_text()), wrong_sign)))
+    monkeypatch.setattr(Assignment, "source", property(lambda self: reference))
+    err = _refused(tmp_path, capsys)
+    assert "the reference answers got" in err and "not full marks" in err, err
+    assert "test_inner_update: " in err and "wrong sign" in err, err
 
 
 def test_a_grader_failure_is_never_a_grade(tmp_path, grading_data, seed_template, monkeypatch,

@@ -47,10 +47,10 @@ def test_a_class_gets_full_marks_as_an_ordinary_user(ordinary_user):
                         folder / "subs" / student / "metalearning.ipynb")
     ordinary_user.give(folder)
     out = folder / "grading out"
-    proc = ordinary_user.run(ordinary_user.python, "-m", "autograder", "grade",
-                             str(folder / "subs"), "--profile", "tiny", "--out", str(out),
-                             env={"OMNIGLOT_ROOT": str(data),
-                                  "HWLIB_CACHE_DIR": str(folder / "cache")}, timeout=1800)
+    grade = [ordinary_user.python, "-m", "autograder", "grade", str(folder / "subs"),
+             "--profile", "tiny", "--out", str(out)]
+    env = {"OMNIGLOT_ROOT": str(data), "HWLIB_CACHE_DIR": str(folder / "cache")}
+    proc = ordinary_user.run(*grade, env=env, timeout=1800)
     assert proc.returncode == 0, _tail(proc)
     assert "canary: grading the reference answers" in proc.stdout, _tail(proc)
     rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv"))}
@@ -59,3 +59,7 @@ def test_a_class_gets_full_marks_as_an_ordinary_user(ordinary_user):
         assert r["status"] == "graded" and r["isolation"] == "bubblewrap", r
         full = float(r["score"]) == float(r["max_score"]) > 0
         assert full if notebooks[student] == "solutions" else float(r["score"]) == 0, r
+    # the same command again: the canary's pass is remembered, nobody is graded again
+    again = ordinary_user.run(*grade, env=env, timeout=600)
+    assert again.returncode == 0 and "canary" not in again.stdout, _tail(again)
+    assert "3 submissions graded" in again.stdout, _tail(again)
