@@ -72,7 +72,7 @@ def userns_refusal(said: str, sysctl: Path = Path("/proc/sys")) -> str | None:
                 "bubblewrap on the host)")
     if any(w in said for w in _NAMESPACE_WORDS):
         return ("the kernel or a security module refuses unprivileged user namespaces "
-                f"({said.strip()[-200:]}). Fix: see docs/ta.md, 'When the sandbox is refused'")
+                f"({said.strip()[-200:]}). Fix: see docs/ta.md, 'When grading is refused'")
     return None
 
 
