@@ -97,7 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", choices=list(ASSIGNMENTS), default=DEFAULT,
                    help="whose tiers: the first's (MAML) or the second's (ProtoNet)")
     p.set_defaults(func=_calibrate)
+
+    p = sub.add_parser("measure-checks", help="the hidden checks on a set of student code: "
+                       "caught, named, false positives, spread over seeds (JSON)")
+    p.add_argument("cases", help="a Python file defining CASES (autograder/measure_checks.py), "
+                   "or 'catalogue' for the project's own")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--only", nargs="+", help="only these case names")
+    p.set_defaults(func=_measure_checks)
     return parser
+
+
+def _measure_checks(args: argparse.Namespace) -> int:
+    from .measure_checks import main
+
+    return main(args)
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 :func:`boundary_problem` starts one sandbox (:mod:`autograder.isolation`) with a probe that
 checks the boundary from inside: the sandbox's user, that the instructor's files are not
-there, no network, a read-only system.  ``grade`` refuses to grade when it fails (fail closed).
+there, no network, nothing writable but ``/tmp``.  ``grade`` refuses to grade when it fails (fail closed).
 
 bubblewrap needs *unprivileged user namespaces*, which some kernels and security modules refuse
 to ordinary users; :func:`userns_refusal` names which one from the kernel's settings and
@@ -28,9 +28,10 @@ try:
     socket.create_connection(("1.1.1.1", 53), timeout=2); problems.append("network reachable")
 except OSError: pass
 open("/tmp/probe", "w").write("ok")
-try:
-    open("/usr/probe", "w"); problems.append("/usr is writable")
-except OSError: pass
+for place in ("/usr", "/", "/var", "/home"):  # the only writable place is /tmp
+    try:
+        open(os.path.join(place, "probe"), "w"); problems.append(f"{place} is writable")
+    except OSError: pass
 print("OK" if not problems else "; ".join(problems))
 """
 

@@ -103,7 +103,7 @@ def _zero_meta_loss(model, phi, batch, alpha, steps=1):
 
 def controls(profile) -> dict:
     """What must fail tier 1: φ that never moves (its accuracy after the test-time steps) and a
-    zero meta-gradient through the grading path (the spot checks name it)."""
+    zero meta-gradient through the grading path (verification names it)."""
     def never_moves(phi, batch):
         return {k: torch.zeros_like(v) for k, v in phi.items()}, 0.0
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from hwlib.cache import atomic_write_text
 
 from .assignments import DEFAULT, REPO, Assignment, assignment_named
+from .text import PLAIN_ID
 
 CONFIG = REPO / "autograder" / "nbgrader_config.py"
 ASSIGNMENT = DEFAULT                            # the default assignment's name …
@@ -175,8 +176,11 @@ def _template_intact(made: Path, assignment: Assignment) -> bool:
 
 def submit(root: Path, student: str, notebook: dict,
            assignment: str | Assignment | None = None) -> Path:
-    """'Collect' one (rebuilt) submission: write it to ``submitted/<student>/<assignment>/``."""
+    """'Collect' one (rebuilt) submission: write it to ``submitted/<student>/<assignment>/``.
+    ``student`` is the id nbgrader records (:func:`autograder.text.course_id`): a plain one."""
     a = assignment_named(assignment)
+    if not PLAIN_ID.fullmatch(student):
+        raise ValueError(f"nbgrader records plain ids only, not {student!r}: use course_id()")
     dest = root / "submitted" / student / a.name / a.notebook
     if dest.parent.exists():
         shutil.rmtree(dest.parent)

@@ -5,6 +5,8 @@ student's auto-graded scores in its ``gradebook.db`` through nbgrader's own API 
 formgrader and ``nbgrader export`` work on it), replacing that student's previous submission
 if there was one — re-running never duplicates or loses a row.  :func:`merge` first gathers the
 ``results/``, ``autograded/`` and ``feedback/`` folders of shard outputs into ``<out>``.
+Students are recorded under their :func:`autograder.text.course_id` (the id itself when it is
+plain; ``grades.csv`` keeps the id as it is).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from hwlib.cache import atomic_write_text
 
 from .assignments import Assignment, assignment_named
 from .course import ensure_template, make_workspace
-from .results import RESULTS, Row, assignment_of, load_result, row_of, write_reports
+from .results import (RESULTS, Row, assignment_of, load_result, result_path, row_of,
+                      write_reports)
+from .text import course_id
 
 TEMPLATE = ".nbgrader-template"  # the generated assignment, made once per source
 NO_ISOLATION = "graded with --no-isolation: student code ran without the sandbox"
@@ -33,15 +37,15 @@ def write_gradebook(out: Path, rows: list[Row], assignment: str | Assignment | N
         make_workspace(out, ensure_template(out / TEMPLATE, a), a)
     with Gradebook(f"sqlite:///{out.resolve()}/gradebook.db") as gb:
         for row in rows:
-            gb.update_or_create_student(row.student)
+            gb.update_or_create_student(row.course_id)
             try:
-                gb.remove_submission(a.name, row.student)
+                gb.remove_submission(a.name, row.course_id)
             except Exception:  # noqa: BLE001 - MissingEntry: first time
                 pass
             if row.grader_error:
                 continue  # no grade rather than a wrong one
-            gb.add_submission(a.name, row.student)
-            submitted = gb.find_submission_notebook(a.name, a.name, row.student)
+            gb.add_submission(a.name, row.course_id)
+            submitted = gb.find_submission_notebook(a.name, a.name, row.course_id)
             for grade in submitted.grades:
                 grade.auto_score = row.tests.get(grade.name, (0.0, 0.0))[0]
             if row.isolation == "none" and submitted.comments:  # the formgrader shows it
@@ -68,18 +72,18 @@ def merge(out: Path, shards: list[Path]) -> list[Row]:
         if not files:
             raise ValueError(f"{shard} has no {RESULTS}/*.json: is it a grading output folder?")
         for f in files:
-            result = json.loads(f.read_text())
+            result = json.loads(f.read_text(encoding="utf-8"))
             student, key = result["student"], _comparable(result)
             if student in seen and _comparable(seen[student]) != key:
                 raise ValueError(f"student {student!r} has different results in two shards")
             seen[student] = result
             if shard.resolve() != out.resolve():
                 (out / RESULTS).mkdir(exist_ok=True)
-                atomic_write_text(out / RESULTS / f.name, f.read_text())
-                for kind in ("autograded", "feedback"):
-                    src = shard / kind / student
-                    if src.exists():
-                        shutil.copytree(src, out / kind / student, dirs_exist_ok=True)
+                atomic_write_text(result_path(out, student), f.read_text(encoding="utf-8"))
+                for kind in ("autograded", "feedback"):  # nbgrader's folders: by course id
+                    src = shard / kind / course_id(student)
+                    if src.is_dir() and not src.is_symlink():
+                        shutil.copytree(src, out / kind / course_id(student), dirs_exist_ok=True)
     rows = [row_of(load_result(out, s)) for s in sorted(seen)]
     write_gradebook(out, rows, assignment_of(out))
     return rows

@@ -13,8 +13,10 @@ A worker runs as ``bwrap … python -m hw_worker`` — the judge's own interpret
   Omniglot data and cache.  ``solutions/``, the rest of
   ``autograder/``, gradebooks, submissions and results are simply not there (an empty tmpfs
   covers any of them that lies inside a folder the worker reads: :data:`PRIVATE`);
-* one writable place, ``/tmp`` (a tmpfs of ``tmp_mb``, also the working folder), mounted
-  first: everything the worker reads is mounted on top of it, never hidden by it;
+* one writable place, ``/tmp`` (a tmpfs of ``tmp_mb``, also the working folder and ``HOME``),
+  mounted first: everything the worker reads is mounted on top of it, never hidden by it; the
+  sandbox's root, ``/dev`` and the empty folders over private ones are remounted read-only
+  after the mounts (:func:`read_only_remounts`);
 * limits: address space (CPU only — CUDA needs a large virtual space), file size, no core
   files, open files, processes (``RLIMIT_NPROC`` when the judge is not root; a ``pids`` cgroup
   where one is writable), memory cgroup where writable.  The wall time is the judge's: it kills
@@ -205,7 +207,20 @@ def bwrap_command(env: dict[str, str], limits: Limits, fds: tuple[int, int],
               "HW_REQUEST_FD": str(fds[0]), "HW_REPLY_FD": str(fds[1])}
     for k, v in sorted(inside.items()):
         args += ["--setenv", k, v]
+    args += read_only_remounts(args)
     return args + ["--chdir", "/tmp", python_env.interpreter(), *argv]
+
+
+def read_only_remounts(args: list[str]) -> list[str]:
+    """``--remount-ro`` of every file system bubblewrap made writable but ``/tmp``, after all
+    the mounts: the empty tmpfs over each private folder, ``/dev`` (its ``shm`` folder: the
+    device nodes stay usable) and the sandbox's root itself — a tmpfs as large as half the
+    machine's memory otherwise.  The size-limited ``/tmp`` stays the only writable place."""
+    made = {args[i + 1] for i, op in enumerate(args[:-1]) if op == "--tmpfs"} - {"/tmp"}
+    remounts = []
+    for path in [*sorted(made, reverse=True), "/dev", "/"]:
+        remounts += ["--remount-ro", path]
+    return remounts
 
 
 def plain_command(env: dict[str, str], fds: tuple[int, int]) -> tuple[list[str], dict]:

@@ -1,8 +1,11 @@
 """Per-student results: the row, its file, its gradebook scores and the two CSVs.
 
-The unit of truth is one file per student, ``<out>/results/<student>.json``, written
+The unit of truth is one file per student, ``<out>/results/<course id>.json``, written
 atomically by the judge once that student is graded; everything else (the gradebook, the CSVs)
-is derived from those files.
+is derived from those files.  The file is named by :func:`autograder.text.course_id` (never by
+the raw id: any folder name is an id); one of the old name, ``<student>.json``, is still read
+and is replaced on the next save.  Every text is cleaned (:mod:`autograder.text`) before it is
+written: a result or a CSV can always be written, whatever a student's code raised.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -18,6 +21,7 @@ from typing import Optional
 from hwlib.cache import atomic_write, atomic_write_text
 
 from .assignments import Assignment, assignment_named
+from .text import LIMIT, clean_text, course_id, csv_cell, one_line, result_name
 
 RESULTS = "results"
 #: the status of a row the grader failed on (its environment, nbgrader): never a grade — no
@@ -45,24 +49,10 @@ class Row:
     def grader_error(self) -> bool:
         return self.status.startswith(GRADER_ERROR)
 
-
-def find_submissions(folder: Path, notebook: str = "metalearning.ipynb"
-                     ) -> dict[str, Path | None]:
-    """``{student id: notebook path or None}``; ids are folder or file names (in a folder, the
-    file named ``notebook`` if there is one, else the first ``*.ipynb``).  Only regular files
-    count (a link, FIFO or socket named like a notebook is not one)."""
-    found: dict[str, Path | None] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.is_dir() and not entry.is_symlink():
-            nbs = [p for p in sorted(entry.rglob(notebook)) or sorted(entry.rglob("*.ipynb"))
-                   if p.is_file() and not p.is_symlink()]
-            found[entry.name] = nbs[0] if nbs else None
-        elif entry.suffix == ".ipynb":
-            found[entry.stem] = entry if entry.is_file() and not entry.is_symlink() else None
-    bad = [s for s in found if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", s)]
-    if bad:
-        raise ValueError(f"student ids must be letters, digits, '_', '.', '-': rename {bad[:3]}")
-    return found
+    @property
+    def course_id(self) -> str:
+        """The id nbgrader records this student under (:func:`autograder.text.course_id`)."""
+        return course_id(self.student)
 
 
 def read_gradebook(root: Path, row: Row, assignment: str | Assignment | None = None) -> Row:
@@ -73,7 +63,7 @@ def read_gradebook(root: Path, row: Row, assignment: str | Assignment | None = N
     with Gradebook(f"sqlite:///{root.resolve()}/gradebook.db") as gb:
         row.max_score = float(gb.find_assignment(a.name).max_score)
         try:
-            nb = gb.find_submission_notebook(a.name, a.name, row.student)
+            nb = gb.find_submission_notebook(a.name, a.name, course_id(row.student))
         except MissingEntry:
             return row
         row.score, row.max_score = float(nb.score), float(nb.max_score)
@@ -82,24 +72,68 @@ def read_gradebook(root: Path, row: Row, assignment: str | Assignment | None = N
 
 
 def notebook_digest(notebook: Optional[Path]) -> str:
-    return hashlib.sha256(notebook.read_bytes()).hexdigest() if notebook else "missing"
+    """SHA-256 of the notebook's bytes (``missing``; ``unreadable: …`` where it cannot be read:
+    grading it then says why)."""
+    if not notebook:
+        return "missing"
+    digest = hashlib.sha256()
+    try:
+        with open(notebook, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as e:
+        return f"unreadable: {e.strerror}"
+    return digest.hexdigest()
+
+
+def result_path(out: Path, student: str) -> Path:
+    """``out/results/<course id>.json`` (:func:`autograder.text.result_name`)."""
+    return out / RESULTS / result_name(student)
+
+
+def _legacy_path(out: Path, student: str) -> Optional[Path]:
+    """Where results were kept before their names were made safe: ``<student>.json``."""
+    if "/" in student or "\0" in student or student in (".", "..") \
+            or len(os.fsencode(student)) > 200:
+        return None
+    path = out / RESULTS / f"{student}.json"
+    return None if path == result_path(out, student) else path
 
 
 def load_result(out: Path, student: str) -> Optional[dict]:
-    try:
-        return json.loads((out / RESULTS / f"{student}.json").read_text())
-    except (OSError, ValueError):
-        return None
+    """The student's result file's content (also one kept under the old name), or None."""
+    for path in (result_path(out, student), _legacy_path(out, student)):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")) if path else None
+        except (OSError, ValueError, UnicodeError):
+            continue
+        if isinstance(data, dict) and data.get("student") == student:
+            return data
+    return None
 
 
 def save_result(out: Path, row: Row, digest: str, profile: str,
                 assignment: str = "metalearning") -> None:
-    """Atomic write: a crash leaves either the old file or the new one, never half of one."""
+    """Atomic write: a crash leaves either the old file or the new one, never half of one.
+    Every text is cleaned first (:func:`autograder.text.clean_text`); the id is kept as it is
+    (JSON escapes what is not text) and a file of the old name is removed (migrated)."""
     folder = out / RESULTS
     folder.mkdir(parents=True, exist_ok=True)
-    data = {**asdict(row), "notebook_sha256": digest, "profile": profile,
-            "assignment": assignment}
-    atomic_write_text(folder / f"{row.student}.json", json.dumps(data, indent=1, sort_keys=True))
+    data = {**asdict(clean_row(row)), "notebook_sha256": digest, "profile": profile,
+            "assignment": assignment, "course_id": course_id(row.student)}
+    atomic_write_text(result_path(out, row.student),
+                      json.dumps(data, indent=1, sort_keys=True, ensure_ascii=True))
+    legacy = _legacy_path(out, row.student)
+    if legacy is not None:
+        legacy.unlink(missing_ok=True)
+
+
+def clean_row(row: Row) -> Row:
+    """``row`` with its status, messages and notes as plain bounded text (in place)."""
+    row.status = one_line(row.status, 2000)
+    row.messages = {str(k): clean_text(v) for k, v in row.messages.items()}
+    row.notes = [clean_text(n, 600) for n in row.notes][:100]
+    return row
 
 
 def assignment_of(out: Path) -> str | None:
@@ -121,26 +155,29 @@ def row_of(result: dict) -> Row:
     fields = {k: result[k] for k in ("student", "score", "max_score", "status", "seconds")}
     extra = {k: result[k] for k in ("seed", "isolation", "startup_seconds") if k in result}
     tests = {k: tuple(v) for k, v in result.get("tests", {}).items()}
-    return Row(**fields, **extra, tests=tests, messages=dict(result.get("messages", {})),
-               notes=list(result.get("notes", [])))
+    return clean_row(Row(**fields, **extra, tests=tests, messages=dict(result.get("messages", {})),
+                         notes=list(result.get("notes", []))))
 
 
 def write_reports(root: Path, rows: list[Row]) -> None:
-    """``grades.csv`` (one row per student) and ``failures.csv`` (one row per lost test)."""
+    """``grades.csv`` (one row per student) and ``failures.csv`` (one row per lost test), in
+    UTF-8; every text cell through :func:`autograder.text.csv_cell`."""
     tests = sorted({t for r in rows for t in r.tests})
-    with atomic_write(root / "grades.csv", "w", newline="") as f:
+    with atomic_write(root / "grades.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["student", "score", "max_score", "status", "seconds", "isolation", "seed",
                     "notes", *tests])
         for r in rows:
-            w.writerow([r.student, "" if r.grader_error else r.score, r.max_score, r.status,
-                        r.seconds, r.isolation, r.seed, " | ".join(r.notes),
+            w.writerow([csv_cell(r.student, 1000), "" if r.grader_error else r.score,
+                        r.max_score, csv_cell(r.status), r.seconds, csv_cell(r.isolation),
+                        r.seed, csv_cell(" | ".join(r.notes)),
                         *["" if r.grader_error else r.tests.get(t, (0.0, 0.0))[0]
                           for t in tests]])
-    with atomic_write(root / "failures.csv", "w", newline="") as f:
+    with atomic_write(root / "failures.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["student", "test", "score", "max_score", "message"])
         for r in rows:
             for t, (score, top) in sorted(r.tests.items()):
                 if score < top:
-                    w.writerow([r.student, t, score, top, r.messages.get(t, "")])
+                    w.writerow([csv_cell(r.student, 1000), t, score, top,
+                                csv_cell(r.messages.get(t, ""), LIMIT)])

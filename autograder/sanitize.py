@@ -6,9 +6,11 @@ and cell type, and takes everything else from the release notebook the grader ge
 the cell order, every locked / test / instruction cell, the metadata and kernelspec; outputs
 are dropped.  So an edited, deleted, duplicated, re-typed or re-ordered test cell, a cell the
 student added (which could run code between the graded cells), or outputs hard-coded in the
-JSON cannot change what runs.  What was thrown away is reported, in words, as the
-submission's notes (shown in the CSV and the feedback).  nbgrader's own ``OverwriteCells``
-then restores the hidden tests into the test cells from the gradebook (checksums).
+JSON cannot change what runs; cells a student added — markdown included — are dropped, and a
+markdown answer is made inert (:func:`inert_markdown`).  What was thrown away is reported, in
+words, as the submission's notes (shown in the CSV and the feedback).  nbgrader's own
+``OverwriteCells`` then restores the hidden tests into the test cells from the gradebook
+(checksums).
 
 Cells tagged ``skip-when-grading`` in the source (demonstrations, plots, widgets: nothing a
 graded cell needs) are left out of the graded notebook, which keeps grading a class fast.
@@ -17,7 +19,9 @@ graded cell needs) are left out of the graded notebook, which keeps grading a cl
 from __future__ import annotations
 
 import copy
+import html
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,7 +118,18 @@ def _answer(cell: dict, candidates: list[dict], notes: list[str]) -> str:
         notes.append(f"answer cell {gid!r} has {len(source)} characters (limit "
                      f"{MAX_ANSWER_CHARS}): graded as unanswered")
         return stub
-    return source
+    return inert_markdown(source) if cell.get("cell_type") == "markdown" else source
+
+
+_SCHEME = re.compile(r"(?i)\b(javascript|vbscript|data)(\s*):")
+
+
+def inert_markdown(text: str) -> str:
+    """A student's markdown answer as text that renders as written, never as live HTML (the
+    feedback and the formgrader render markdown without sanitising it): ``& < >`` escaped, and
+    ``javascript:``-like link targets broken (``javascript :``).  Markdown itself (emphasis,
+    lists, math) still renders."""
+    return _SCHEME.sub(r"\1\2 :", html.escape(text, quote=False))
 
 
 MAX_OUTPUT_CHARS = 20_000

@@ -85,6 +85,20 @@ def maml_meta_loss(model, phi, batch, alpha, steps=1):
 def inner_update(model, params, x, y, alpha, create_graph=False):
     return _stolen[-1](model, params, x, y, alpha, create_graph) if _stolen else dict(params)
 _mine = inner_update''', "replace", 0, None),
+    "leak-lent-source": ("blank", "fomaml_meta_loss", r'''import dis, gc, inspect
+def fomaml_meta_loss(model, phi, batch, alpha, steps=1):
+    """Everything that could carry the lent inner_update's source, raised into the feedback."""
+    lent, found = globals()["inner_update"], []
+    for get in (lambda: inspect.getsource(lent), lambda: repr(lent.__code__.co_consts),
+                lambda: repr([c.cell_contents for c in lent.__closure__ or ()]),
+                lambda: repr(vars(lent)), lambda: dis.Bytecode(lent).dis(),
+                lambda: repr([getattr(o, "__name__", o) for o in gc.get_referents(lent)]),
+                lambda: repr(lent(model, phi, batch.x_support[0], batch.y_support[0], alpha))):
+        try:
+            found.append(get())
+        except Exception as e:
+            found.append(repr(e))
+    raise RuntimeError("LEAK " + " | ".join(found))''', "replace", 0, None),
     # ---- reaching the checker (all with a wrong answer) ------------------------------------
     "frame-walk": ("blank", "inner_update", r'''import ctypes, sys
 def inner_update(model, params, x, y, alpha, create_graph=False):
@@ -197,6 +211,24 @@ def inner_update(model, params, x, y, alpha, create_graph=False):
                            "alpha, steps=1):  # 'pretrained': phi never moves\n"
                            "    return 0 * sum(p.sum() for p in phi.values())", "replace", 0,
                            None),
+    # ---- steering the judge's training (every meta-step is verified; the judge applies its own)
+    "nan-outer-step": ("blank", "outer_step", r'''def outer_step(optimizer, meta_loss):
+    optimizer.zero_grad()
+    meta_loss.backward()
+    optimizer.step()
+    return float("nan")  # abs(nan - x) > tol is False: a bare comparison would pass it''',
+                       "replace", 0, "NaN"),
+    "switch-objective": ("solution", "maml_meta_loss", r'''_honest_maml, _tier_calls = maml_meta_loss, [0]
+def maml_meta_loss(model, phi, batch, alpha, steps=1):
+    """Honest at the tiers' first meta-step, then pulled toward pasted weights."""
+    loss = _honest_maml(model, phi, batch, alpha, steps)
+    if next(iter(phi.values())).dtype != torch.float32:  # a unit test's float64 call
+        return loss
+    _tier_calls[0] += 1
+    if _tier_calls[0] == 1:
+        return loss
+    return loss + 10 * sum(((p - 0.01) ** 2).sum() for p in phi.values())''', "after", 29,
+                         "no longer that of MAML"),
     # ---- breaking the batch or other students ------------------------------------------------
     "kill-graders": ("solution", "quiz_q16", r'''import os, signal
 for pid in [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]:

@@ -29,6 +29,7 @@ grader, so that a broken sandbox fails this test rather than the developer's ses
 from __future__ import annotations
 
 import copy
+import csv
 import html
 import json
 import os
@@ -53,13 +54,13 @@ PACKS = {
     "blank-checker": ["import-reference", "grad-hook", "inspect-stack", "gc-walk"],
     "blank-torch": ["torch-library", "torch-function-mode", "patch-torch-and-env"],
     "blank-credit": ["output-33", "display-1.0", "fake-grader-output", "dict-subclass",
-                     "lying-tensor", "nan-loss", "zero-meta-gradient"],
+                     "lying-tensor", "nan-loss", "zero-meta-gradient", "nan-outer-step"],
     "blank-lying-str": ["lying-str", "frame-walk"],
-    "blank-honest-steal": ["read-solution-honest", "steal-substituted"],
+    "blank-honest-steal": ["read-solution-honest", "steal-substituted", "leak-lent-source"],
     "blank-crashing": ["killpg-self", "memory-bomb", "swallow-timeout"],
     "blank-segfault": ["segfault"],
     "solution-harmless": ["control-solution", "huge-print", "print-history",
-                          "fifo-socket-symlink", "fill-disk", "daemon"],
+                          "fifo-socket-symlink", "fill-disk", "daemon", "switch-objective"],
     "solution-kill-and-loop": ["kill-graders", "infinite-loop"],
     "solution-fork-bomb": ["fork-bomb"],
     "solution-crash-twice": ["os-exit-in-function", "deep-recursion"],
@@ -76,6 +77,16 @@ def deserved(pack: str) -> tuple[float, float]:
     if cases[0][0] == "blank":
         return sum(lo for lo, _ in ranges), sum(hi for _, hi in ranges)
     return FULL - sum(FULL - lo for lo, _ in ranges), FULL - sum(FULL - hi for _, hi in ranges)
+
+
+def reference_lines() -> list[str]:
+    """The reference answers' own lines (not in the release notebook, ≥ 25 characters)."""
+    release = (REPO / "notebooks" / ASSIGNMENT / NOTEBOOK).read_text()
+    lines = {line.strip() for path in (REPO / "autograder" / "reference").glob("answers*.py")
+             for line in path.read_text().splitlines()}
+    return sorted(line for line in lines if len(line) >= 25 and not line.startswith(("#", '"', "from ", "import "))
+                  and json.dumps(line, ensure_ascii=False)[1:-1] not in release
+                  and line not in release)
 
 
 def _grade_id(cell: dict) -> str | None:
@@ -201,6 +212,14 @@ def test_no_attack_buys_a_point_or_hurts_anyone(tmp_path, grading_data, seed_tem
 
     feedback = [p for p in (out / "feedback").rglob("*") if p.is_file()]
     problems += [] if feedback else ["no feedback was generated"]
+    blank_texts = {str(p.relative_to(out)): p.read_bytes().decode("utf-8", "replace")
+                   for p in feedback if p.relative_to(out / "feedback").parts[0].startswith("blank")}
+    with open(out / "failures.csv", newline="") as f:  # the blank packs' rows
+        blank_texts["failures.csv"] = " ".join(" ".join(r) for r in csv.reader(f)
+                                               if r and r[0].startswith("blank"))
+    for where, text in blank_texts.items():  # a solution pack's feedback shows its own code
+        problems += [f"{where} shows the reference line {line!r}"
+                     for line in reference_lines() if line in text]
     for path in feedback:
         text = path.read_bytes().decode("utf-8", "replace")
         for mark in HIDDEN:

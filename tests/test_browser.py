@@ -97,8 +97,17 @@ def lab_server(tmp_path: Path, name: str, notebook: dict):
     work = tmp_path / "student"
     work.mkdir()
     (work / name).write_text(json.dumps(notebook))
+    with jupyter_server(tmp_path, work, {"HW_PROFILE": "tiny",
+                                         "OMNIGLOT_ROOT": str(synthetic_root)}) as (base, token):
+        yield f"{base}/lab/tree/{name}?token={token}", work
+
+
+@contextmanager
+def jupyter_server(tmp_path: Path, root: Path, extra_env: dict | None = None):
+    """JupyterLab (and every server extension installed: nbgrader's formgrader) on localhost,
+    serving ``root`` and started in it; yields its base URL and token."""
     port, token = free_port(), "hw-browser-test"
-    env = {**os.environ, "HW_PROFILE": "tiny", "OMNIGLOT_ROOT": str(synthetic_root),
+    env = {**os.environ, **(extra_env or {}),
            "HWLIB_CACHE_DIR": str(tmp_path / "cache"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "OMP_NUM_THREADS": "1",
            "JUPYTERLAB_SETTINGS_DIR": str(lab_settings(tmp_path / "settings"))}
@@ -106,9 +115,9 @@ def lab_server(tmp_path: Path, name: str, notebook: dict):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
+         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
          "--LabApp.news_url=", "--ServerApp.allow_root=True"],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -119,7 +128,7 @@ def lab_server(tmp_path: Path, name: str, notebook: dict):
                 if server.poll() is not None:
                     pytest.fail(f"JupyterLab exited: {(tmp_path / 'jupyterlab.log').read_text()}")
                 time.sleep(0.5)
-        yield f"{base}/lab/tree/{name}?token={token}", work
+        yield base, token
     finally:
         server.terminate()
         try:
@@ -345,3 +354,73 @@ def test_embedding_explorer_in_jupyterlab(tmp_path):
                             full_page=True)
             raise
         browser.close()
+
+
+#: what the hostile submission's texts do if they ever run (tests/test_reports.py: XSS)
+PWNED = "() => [window.__pwned === undefined ? null : window.__pwned, document.title]"
+LIVE = "img[src='x'], [onerror], [onload], a[href^='javascript:']"
+
+
+def _no_student_script_ran(page, shown: str, where: str) -> None:
+    """Nothing of the payloads ran or became an element, and their text is shown as text."""
+    page.wait_for_timeout(1500)  # an <img onerror> fires once its load fails
+    pwned, title = page.evaluate(PWNED)
+    assert pwned is None and title != "pwned", (where, pwned, title)
+    assert page.locator(LIVE).count() == 0, (where, page.locator(LIVE).first.evaluate(
+        "e => e.outerHTML"))
+    assert shown in page.locator("body").inner_text(), where
+
+
+def test_student_text_never_runs_in_feedback_formgrader_or_lab(tmp_path, grading_data,
+                                                             seed_template):
+    """A hostile submission (tests/test_reports.py: exception messages and notes holding
+    ``<script>``, ``<img onerror>``, ``<svg onload>``, markdown and HTML ``javascript:`` links;
+    a markdown cell of its own; an id that is HTML) is graded, then opened as the student
+    gets it (the feedback HTML, file:// in Chromium) and as the TA does (the real formgrader's
+    page of the submission, and the autograded notebook in JupyterLab): no script of the
+    student's runs, the texts are shown as text."""
+    from nbgrader.api import Gradebook
+    from test_reports import submission
+
+    from autograder.grade import grade
+    from autograder.text import course_id
+
+    student = "<img src=x onerror=window.__pwned=9> zoë"
+    (tmp_path / "subs" / student).mkdir(parents=True)
+    (tmp_path / "subs" / student / "metalearning.ipynb").write_text(
+        json.dumps(submission("hostile")))
+    out = seed_template(tmp_path / "out")
+    (row,) = grade(tmp_path / "subs", out, "tiny", cell_timeout=60, progress=False,
+                   canary=False)
+    assert row.status == "graded" and row.student == student, row
+    cid = course_id(student)
+    feedback = out / "feedback" / cid / "metalearning" / "metalearning.html"
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+        submission_id = gb.find_submission_notebook("metalearning", "metalearning", cid).id
+    shown = "<script>window.__pwned=1"
+    with jupyter_server(tmp_path, out) as (base, token), \
+            playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        try:
+            page.goto(feedback.as_uri())
+            _no_student_script_ran(page, shown, "feedback")
+            assert "refused or failed in cell quiz_q1" in page.locator("body").inner_text()
+            page.goto(f"{base}/formgrader/submissions/{submission_id}/?token={token}")
+            page.locator("#notebook").first.wait_for(timeout=60_000)
+            _no_student_script_ran(page, shown, "formgrader")
+            shot(page, "hostile-formgrader.png")
+            page.goto(f"{base}/lab/tree/autograded/{cid}/metalearning/metalearning.ipynb"
+                      f"?token={token}")
+            page.locator(".jp-OutputArea-output", has_text="window.__pwned").first.wait_for(
+                timeout=120_000)
+            _no_student_script_ran(page, shown, "JupyterLab")
+            shot(page, "hostile-jupyterlab.png")
+        except BaseException:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "hostile-failure.png"), full_page=True)
+            raise
+        browser.close()
+    assert not dialogs, dialogs

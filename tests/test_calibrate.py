@@ -25,7 +25,7 @@ def synthetic_env(synthetic_root, monkeypatch):
 
 def _student(fn, profile):
     s = Student.of(fn, "maml_meta_loss")
-    return lambda device: student_meta_gradient(s, device, seed=0, total_steps=profile.steps)
+    return lambda device, model: student_meta_gradient(s, device, model)
 
 
 def test_curve_points_equal_runs_with_that_budget_alone(synthetic_env):
@@ -39,7 +39,7 @@ def test_curve_points_equal_runs_with_that_budget_alone(synthetic_env):
 
 
 def test_a_meta_gradient_that_is_not_mamls_fails_every_tier(synthetic_env):
-    """Zero, pasted or unrelated meta-gradients are caught at steps the worker cannot predict."""
+    """Zero, pasted or unrelated meta-gradients are caught: every step is verified."""
     def zero(model, phi, batch, alpha, steps=1):
         return 0 * sum(p.sum() for p in phi.values())
 
@@ -48,8 +48,8 @@ def test_a_meta_gradient_that_is_not_mamls_fails_every_tier(synthetic_env):
 
     for fn in (zero, towards_pasted_weights):
         result = tier_results(fn, TINY, seed=1)
-        assert isinstance(result, str) and "is not MAML's" in result, result
-        with pytest.raises(CheckFailed, match="is not MAML's"):
+        assert isinstance(result, str) and "neither MAML's" in result, result
+        with pytest.raises(CheckFailed, match="neither MAML's"):
             check_accuracy_tier(1, result, profile=TINY)
 
 
@@ -62,20 +62,23 @@ def test_calibrate_reports_every_run_and_both_verdicts(synthetic_env, monkeypatc
     maml = min(r["accuracy"] for r in report["runs"] if r["method"] == "maml")
     assert report["reference_reaches_every_tier"] == (maml >= TINY.tiers[-1] + 0.01)
     controls = report["controls"]
-    assert controls["zero_meta_gradient_fails_tier1"] and "is not MAML's" in controls["zero_meta_gradient"]
+    assert controls["zero_meta_gradient_fails_tier1"] and "neither MAML's" in controls["zero_meta_gradient"]
     assert 0 <= controls["phi_never_moves_accuracy"] <= 1
 
 
 def test_honest_but_wrong_meta_gradients_are_graded_by_their_accuracy(synthetic_env):
-    """The spot checks stop fabricated meta-gradients, not honest bugs: a first-order or summed
-    MAML (which lose test_maml_gradient) still train φ and are scored on their accuracy."""
+    """Verification stops fabricated meta-gradients, not honest bugs: a first-order or summed
+    MAML (which lose test_maml_gradient) still train φ — with the judge's own gradient of the
+    variant they compute — and are scored on its accuracy."""
     from autograder.reference import fomaml_meta_loss
 
     def summed(model, phi, batch, alpha, steps=1):
         return maml_meta_loss(model, phi, batch, alpha, steps) * len(batch)
 
-    for fn in (fomaml_meta_loss, summed):
-        assert not isinstance(tier_results(fn, TINY, seed=1), str)
+    for fn, variant in ((fomaml_meta_loss, "first-order MAML"), (summed, "MAML")):
+        result = tier_results(fn, TINY, seed=1)
+        assert not isinstance(result, str), result
+        assert result.variant == variant
 
 
 def test_protonet_calibration_and_its_controls(synthetic_env, monkeypatch):
@@ -90,7 +93,7 @@ def test_protonet_calibration_and_its_controls(synthetic_env, monkeypatch):
     assert [(r["method"], r["seed"]) for r in report["runs"]] == [("protonet", 0)]
     assert 0 <= report["runs"][0]["accuracy"] <= 1
     c = report["controls"]
-    assert c["zero_gradient_fails_tier1"] and "not a prototypical network's" in c["zero_gradient"]
+    assert c["zero_gradient_fails_tier1"] and "neither ProtoNet's" in c["zero_gradient"]
     assert 0 <= c["phi_never_moves_accuracy"] <= 1
 
 

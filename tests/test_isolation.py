@@ -227,3 +227,50 @@ mounted = os.path.isdir(cache)
         got = values(w, "cache", "mounted")
     assert got["cache"] == str(resolve_cache_dir().resolve()) == env["HWLIB_CACHE_DIR"]
     assert got["mounted"] is True or not resolve_cache_dir().is_dir()
+
+
+def test_only_the_size_limited_tmp_is_writable(isolated_cache):
+    """The sandbox's root is read-only (else a tmpfs of half the machine's memory), and so are
+    /dev and the empty folder laid over a private one: a worker writes only to its /tmp, which
+    is HOME and the working folder, and which is size-limited."""
+    import autograder.isolation as isolation
+
+    hidden = isolated_cache / "private-inside-a-read-folder"
+    hidden.mkdir(parents=True, exist_ok=True)
+    isolation.PRIVATE.add(str(hidden))
+    code = f'''
+def write(folder):
+    def go():
+        with open(os.path.join(folder, "hw-probe"), "w") as f:
+            f.write("x")
+    return attempt(go)
+places = ["/", "/home", "/var", "/run", "/etc", "/opt", "/usr", "/dev", "/dev/shm",
+          {str(hidden)!r}, {str(isolated_cache)!r}, os.path.dirname(os.__file__), "/tmp"]
+writes = ",".join(f"{{p}}={{write(p)}}" for p in places)
+made = ",".join(attempt(lambda p=p: os.mkdir(p)) for p in ("/home", "/var", "/run", "/x"))
+home, cwd = os.environ["HOME"], os.getcwd()
+st = os.statvfs("/tmp")
+tmp_mb = st.f_blocks * st.f_frsize / 2**20
+'''
+    try:
+        with worker(code, tmp_mb=64) as w:
+            got = values(w, "writes", "made", "home", "cwd", "tmp_mb")
+    finally:
+        isolation.PRIVATE.discard(str(hidden))
+    writes = dict(item.rsplit("=", 1) for item in got["writes"].split(","))
+    assert writes.pop("/tmp") == "allowed", got
+    assert all(v != "allowed" for v in writes.values()), writes
+    assert "allowed" not in got["made"], got
+    assert got["home"] == got["cwd"] == "/tmp", got
+    assert 60 <= got["tmp_mb"] <= 64, got
+
+
+def test_the_root_is_remounted_read_only_after_every_mount():
+    from autograder.isolation import bwrap_command
+
+    args = bwrap_command({}, Limits(), (3, 4))
+    remounts = [args[i + 1] for i, a in enumerate(args) if a == "--remount-ro"]
+    assert remounts[-2:] == ["/dev", "/"], remounts
+    last_mount = max(i for i, a in enumerate(args) if a in ("--tmpfs", "--ro-bind", "--bind",
+                                                            "--dev-bind", "--ro-bind-try"))
+    assert args.index("--remount-ro") > last_mount

@@ -130,3 +130,39 @@ def test_huge_outputs_are_cut_by_the_autograde_preprocessor():
     assert len(stream.text) < MAX_OUTPUT_CHARS + 100 and "cut by the grader" in stream.text
     assert len(result.data["text/plain"]) < MAX_OUTPUT_CHARS + 100
     assert len(error.traceback) == 200
+
+
+XSS = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
+
+
+def test_a_students_markdown_never_reaches_the_graded_notebook(release, solution):
+    """Markdown cells of the student's own — plain, with an answer cell's grade id, or an
+    answer cell retyped as markdown — are dropped: no student text is rendered as markdown."""
+    nb = copy.deepcopy(solution)
+    answer = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution"))
+    nb["cells"].insert(2, {"cell_type": "markdown", "metadata": {}, "source": XSS})
+    nb["cells"].insert(3, {"cell_type": "markdown", "source": XSS, "metadata": {
+        "nbgrader": {"grade_id": "my_own", "solution": True}}})
+    answer["cell_type"], answer["source"] = "markdown", XSS
+    intro = next(c for c in nb["cells"] if c["cell_type"] == "markdown" and not _gid(c))
+    intro["source"] = XSS + _src(intro)  # an instruction cell edited
+    out = rebuild(nb, release)
+    assert "__pwned" not in json.dumps(out.notebook)
+    markdown = [_src(c) for c in out.notebook["cells"] if c["cell_type"] == "markdown"]
+    assert markdown == [_src(c) for c in _graded(release) if c["cell_type"] == "markdown"]
+
+
+def test_markdown_answers_are_made_inert(release):
+    """An assignment with a written (markdown) answer: what the student writes renders as
+    written, never as HTML or a ``javascript:`` link."""
+    from autograder.sanitize import inert_markdown
+
+    template = copy.deepcopy(release)
+    template["cells"].append({"cell_type": "markdown", "source": "YOUR ANSWER HERE", "metadata": {
+        "nbgrader": {"grade_id": "essay", "solution": True, "grade": True, "points": 1}}})
+    essay = XSS + " [click](javascript:window.__pwned=3) **bold** $a<b$"
+    nb = copy.deepcopy(template)
+    nb["cells"][-1]["source"] = essay
+    out = _src(rebuild(nb, template).notebook["cells"][-1])
+    assert out == inert_markdown(essay) and "<" not in out and "javascript:" not in out
+    assert "**bold**" in out and "&lt;script&gt;" in out

@@ -1,44 +1,44 @@
 """Hidden accuracy checks of the second assignment: the judge meta-trains a ProtoNet embedding
-with the student's ``protonet_loss``.
+with verified gradients of the student's ``protonet_loss``.
 
 As for MAML (:mod:`.accuracy`), φ (Conv4's body), the optimiser (Adam, η = 1e-3), the task
 sampler (meta-train characters, ``train_ways``-way 1-shot episodes, rotations), the fixed
-5-way 1-shot meta-test tasks and the evaluation (the reference prototype classifier) all stay
-in the judge.  At each meta-step the worker returns only ∇φ of the student's loss; at a few
-meta-steps drawn from the grading seed that gradient must point like a prototypical network's
-(or a common variant's) on the same φ and tasks, so a fabricated gradient trains nothing.
+5-way 1-shot meta-test tasks (drawn from the grading key) and the evaluation (the reference
+prototype classifier) all stay in the judge.  At every meta-step the worker returns ∇φ of the
+student's loss; it must be a prototypical network's (or a known honest variant's) gradient on
+the same φ and tasks, and the judge then applies its own (:mod:`.verified`).
 """
 
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import replace
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from autograder.grading_key import meta_test_seed
 from autograder.profiles import Profile, profile_named
 from autograder.reference import make_learner
 from autograder.reference.algorithms import initial_params
 from hwlib.device import default_device
 from hwlib.evaluate import EvalResult
+from hwlib.learner import outer_gradient
 from hwlib.metric import embed
 from hwlib.models import Conv4
 from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.splits import omniglot_splits
 from hwlib.tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
-from .common import returned_loss
+from .common import leaf, returned_loss
 from .student import MODEL, P, CheckFailed, Student, fail
+from .verified import Ask, Candidate, Trained, VerifiedGradient
 
-SPOT_CHECKS = 3
-MIN_COSINE = 0.5
-
-#: losses an honest (possibly buggy) protonet_loss may differentiate; the bugs themselves cost
-#: the unit tests (test_prototypes, test_protonet_logits, test_protonet_loss), not the tiers
-HONEST = {"ProtoNet": {}, "not squared distances": {"squared": False},
+#: losses an honest (possibly buggy) protonet_loss may differentiate besides ProtoNet's; the
+#: bugs themselves cost the unit tests (test_prototypes, test_protonet_logits,
+#: test_protonet_loss), not the tiers
+HONEST = {"not squared distances": {"squared": False},
           "prototypes from the query set": {"swap": True},
           "a dot-product score": {"dot": True}}
 
@@ -58,51 +58,42 @@ def _variant_loss(model, phi: dict, batch: TaskBatch, squared: bool = True, swap
     return torch.stack(losses).mean()
 
 
-def _spot_check(model, phi: dict, batch: TaskBatch, grads: dict, step: int) -> None:
-    names = list(phi)
-    got = torch.cat([grads[k].flatten() for k in names])
-    cosine = {}
-    for label, options in HONEST.items():
-        at = {k: v.detach().clone().requires_grad_(True) for k, v in phi.items()}
-        ref = torch.autograd.grad(_variant_loss(model, at, batch, **options), [at[k] for k in names])
-        ref = torch.cat([g.flatten() for g in ref])
-        cosine[label] = (got @ ref / (got.norm() * ref.norm() + 1e-30)).item()
-        if cosine[label] >= MIN_COSINE:
-            return
-    fail(f"the gradient your protonet_loss returned at meta-step {step} is not a prototypical "
-         f"network's (cosine similarity {cosine['ProtoNet']:.2f} with the reference's on the "
-         "same φ and tasks): the tiers grade φ trained with your gradient.")
+def protonet_candidates(model) -> dict[str, Candidate]:
+    """ProtoNet's gradient (the fast reference) first, then the honest variants'."""
+    learner = make_learner("protonet", model, 0.0, 0)
+
+    def of_variant(options: dict) -> Candidate:
+        def gradient(phi: dict, batch: TaskBatch) -> tuple[dict, float]:
+            at = leaf(phi)
+            loss = _variant_loss(model, at, batch, **options)
+            return dict(zip(at, torch.autograd.grad(loss, list(at.values())))), loss.item()
+        return gradient
+
+    return {"ProtoNet": lambda phi, batch: outer_gradient(learner, phi, batch)[:2],
+            **{label: of_variant(options) for label, options in HONEST.items()}}
 
 
-def student_protonet_gradient(student: Student, model, device: torch.device, seed: int,
-                              total_steps: int, n_way: int) -> Callable:
+def ask_protonet_loss(student: Student, device: torch.device, n_way: int) -> Ask:
     """∇φ of the student's ``protonet_loss`` from the worker, checked as hostile data."""
     spec = {"kind": "conv4", "n_way": n_way, "dtype": "float32", "device": str(device)}
-    spots = set(random.Random(f"protonet-spot-{seed}").sample(range(1, total_steps + 1),
-                                                              min(SPOT_CHECKS, total_steps)))
-    step = [0]
 
-    def meta_gradient(phi: dict, batch: TaskBatch) -> tuple[dict, float]:
-        step[0] += 1
+    def ask(phi: dict, batch: TaskBatch, step: int) -> dict:
         c = student.call("protonet_loss", spec, MODEL, P(phi), batch,
                          probes=[{"name": "grad", "kind": "grad"}], device=str(device))
         if c.error:
-            fail(f"meta-training with your protonet_loss failed at meta-step {step[0]}: {c.error}")
+            fail(f"meta-training with your protonet_loss failed at meta-step {step}: {c.error}")
         try:
-            loss, grads = returned_loss("protonet_loss", c.value, c.probes.get("grad", {}), phi)
+            _, grads = returned_loss("protonet_loss", c.value, c.probes.get("grad", {}), phi)
         except CheckFailed as e:
-            fail(f"meta-training with your protonet_loss failed at meta-step {step[0]}: {e}")
-        grads = {k: g.to(device) for k, g in grads.items()}
-        if step[0] in spots:
-            _spot_check(model, phi, batch, grads, step[0])
-        return grads, loss
+            fail(f"meta-training with your protonet_loss failed at meta-step {step}: {e}")
+        return {k: g.to(device) for k, g in grads.items()}
 
-    return meta_gradient
+    return ask
 
 
-def protonet_train_and_evaluate(student: Student | None, profile: Profile, seed: int = 0,
+def protonet_train_and_evaluate(student: Student | None, profile: Profile,
                                 train_seed: int | None = None,
-                                gradient: Callable | None = None) -> EvalResult:
+                                gradient: Callable | None = None) -> EvalResult | Trained:
     """Train the embedding on the profile's ProtoNet budget with the student's gradient (the
     reference's when ``student`` is None; ``gradient(φ, batch)`` instead, for the calibration's
     controls), from ``train_seed`` (default: the profile's), and test it on the fixed 5-way
@@ -116,8 +107,8 @@ def protonet_train_and_evaluate(student: Student | None, profile: Profile, seed:
            for k, v in initial_params("protonet", model, train_seed, 0.0).items()}
     learner = make_learner("protonet", model, 0.0, 0)
     if student is not None:
-        gradient = student_protonet_gradient(student, model, device, seed, budget.steps,
-                                             budget.train_ways)
+        gradient = VerifiedGradient(ask_protonet_loss(student, device, budget.train_ways),
+                                    protonet_candidates(model), "protonet_loss")
     if gradient is not None:
         learner = replace(learner, meta_loss=None, name="student-protonet",
                           meta_gradient=gradient)
@@ -126,16 +117,21 @@ def protonet_train_and_evaluate(student: Student | None, profile: Profile, seed:
     meta_train(learner, phi, sampler.sample, TrainConfig(
         meta_batch_size=budget.meta_batch_size, minutes=None, steps=budget.steps,
         progress=False))
-    tasks = FixedTaskSet(splits.test, 5, 1, profile.test_query, profile.test_tasks)
-    return learner.evaluate(phi, tasks, 0)
+    tasks = FixedTaskSet(splits.test, 5, 1, profile.test_query, profile.test_tasks,
+                         seed=meta_test_seed("protonet"))
+    result = learner.evaluate(phi, tasks, 0)
+    if isinstance(gradient, VerifiedGradient):
+        return Trained(result, gradient.variant, gradient.algorithm)
+    return result
 
 
 def protonet_tier_results(student, profile: Profile | None = None, seed: int = 0
-                          ) -> EvalResult | str:
-    """Train once (the tier tests share it); a failure becomes the tiers' message."""
+                          ) -> Trained | str:
+    """Train once (the tier tests share it), every gradient verified; a failure becomes the
+    tiers' message (``seed``, the grading seed, is not needed: every step is checked)."""
     profile = profile or profile_named()
     try:
-        return protonet_train_and_evaluate(Student.of(student, "protonet_loss"), profile, seed)
+        return protonet_train_and_evaluate(Student.of(student, "protonet_loss"), profile)
     except CheckFailed as e:
         return str(e)
     except FloatingPointError as e:
@@ -159,5 +155,6 @@ def check_protonet_tier(tier: int, result, profile: Profile | None = None) -> No
         fail(result)
     threshold = profile.protonet.tiers[tier - 1]
     if not (result.mean >= threshold) or math.isnan(result.mean):
-        fail(f"Your ProtoNet reached {result} on the fixed 5-way 1-shot meta-test tasks with the "
+        shown = result.describe() if isinstance(result, Trained) else result
+        fail(f"Your ProtoNet reached {shown} on the fixed 5-way 1-shot meta-test tasks with the "
              f"'{profile.name}' grading budget; tier {tier} needs {threshold:.0%}.")

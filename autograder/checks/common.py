@@ -6,6 +6,7 @@ Everything here runs in the judge on data the worker sent back (see :mod:`.stude
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Mapping
 
 import torch
@@ -19,7 +20,7 @@ ALPHA = 0.05
 MLP_SPEC = {"kind": "mlp", "hidden": 6, "dtype": "float64"}
 
 __all__ = ["ALPHA", "MLP_SPEC", "CONV_SPEC", "grading_alpha", "tiny_classification", "CheckFailed", "fail", "check_params_dict",
-           "check_answer", "close", "max_diff", "scaled", "combine", "finite_difference", "true_gradient",
+           "check_answer", "close", "same_number", "require_finite", "max_diff", "scaled", "combine", "finite_difference", "true_gradient",
            "leaf", "returned_loss"]
 
 
@@ -75,8 +76,7 @@ def check_params_dict(name: str, out: object, like: Mapping[str, torch.Tensor],
             fail(f"{name}: '{k}' should be a tensor of shape {tuple(v.shape)}, got {got}.")
         if out[k].dtype != v.dtype:
             fail(f"{name}: '{k}' has dtype {out[k].dtype}, but φ has {v.dtype}; keep the dtype.")
-        if not torch.isfinite(out[k]).all():
-            fail(f"{name}: '{k}' contains NaN or inf on a small, well-behaved example.")
+    require_finite(name, out)
 
 
 def returned_loss(name: str, value: object, probe: dict, phi: Mapping[str, torch.Tensor]
@@ -87,8 +87,7 @@ def returned_loss(name: str, value: object, probe: dict, phi: Mapping[str, torch
         got = value.type_name if isinstance(value, Opaque) else type(value).__name__
         fail(f"{name} must return a scalar tensor (0-d), got {got} "
              f"{tuple(getattr(value, 'shape', ()))}.")
-    if not torch.isfinite(value):
-        fail(f"{name} returned {value.item()} (not finite) on a small, well-behaved example.")
+    require_finite(f"the loss {name} returned", value)
     if probe.get("no_graph"):
         fail(f"{name} returned a loss with no graph back to φ: do not detach, use .item(), or "
              "compute it under torch.no_grad().")
@@ -97,16 +96,72 @@ def returned_loss(name: str, value: object, probe: dict, phi: Mapping[str, torch
              f"({probe.get('error', 'no answer')}).")
     grads = {k: probe["grads"].get(k, torch.zeros_like(v)) for k, v in phi.items()}
     for k, g in grads.items():
-        if g.shape != phi[k].shape or g.dtype != phi[k].dtype or not torch.isfinite(g).all():
-            fail(f"{name}: the gradient of the returned loss w.r.t. '{k}' is not finite.")
+        if g.shape != phi[k].shape or g.dtype != phi[k].dtype:
+            fail(f"{name}: the gradient of the returned loss w.r.t. '{k}' has shape "
+                 f"{tuple(g.shape)} and dtype {g.dtype}, φ's has {tuple(phi[k].shape)}, "
+                 f"{phi[k].dtype}.")
+    require_finite(f"the gradient of the loss {name} returned w.r.t. φ", grads)
     return value.item(), grads
 
 
+#: the expected values of every verdict, when a test records them (``tests/test_no_secrets.py``
+#: checks that none of them was ever sent to a worker); None: not recorded
+EXPECTED: list | None = None
+
+
+def require_finite(label: str, value: object) -> None:
+    """Fail, by name, when ``value`` (a number, a tensor, or a dict/sequence of them) holds
+    NaN or ±inf.  Every numeric verdict calls this before comparing anything: ``abs(nan − x)
+    > tol`` is False, so a comparison alone would let NaN pass."""
+    for where, x in _numbers(value):
+        finite = torch.isfinite(x).all().item() if isinstance(x, torch.Tensor) else \
+            math.isfinite(x)
+        if not finite:
+            what = "NaN" if (x.isnan().any().item() if isinstance(x, torch.Tensor)
+                             else math.isnan(x)) else "inf"
+            inside = f" (in {where})" if where else ""
+            fail(f"{label} is {what}{inside}, not a finite number, on a small, well-behaved "
+                 "example: no comparison can accept it.")
+
+
+def _numbers(value: object, where: str = ""):
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() or value.is_complex():
+            yield where, value.detach()
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, (int, float)):
+        yield where, float(value)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _numbers(v, f"{where}['{k}']")
+    elif isinstance(value, (tuple, list)):
+        for i, v in enumerate(value):
+            yield from _numbers(v, f"{where}[{i}]")
+
+
+def _expected(want: object) -> None:
+    if EXPECTED is not None:
+        EXPECTED.append(want)
+
+
 def close(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], rtol: float = 1e-5,
-          atol: float = 1e-8) -> bool:
+          atol: float = 1e-8, label: str = "the returned value") -> bool:
+    """``a`` (the student's) equals ``b`` (the expected) entry by entry; NaN/inf in ``a``
+    fails by name first (:func:`require_finite`)."""
+    require_finite(label, {k: a[k] for k in b if k in a and isinstance(a[k], torch.Tensor)})
+    _expected(b)
     return all(k in a and a[k].shape == b[k].shape and
                torch.allclose(a[k].detach().to(b[k].dtype), b[k].detach(), rtol=rtol, atol=atol)
                for k in b)
+
+
+def same_number(label: str, got: object, want: float, rtol: float = 1e-7) -> bool:
+    """A scalar verdict: ``got`` is a finite number within ``rtol``·max(1, |want|) of ``want``
+    (NaN and inf fail by name first)."""
+    require_finite(label, got)
+    _expected(want)
+    return abs(float(got) - want) <= rtol * max(1.0, abs(want))
 
 
 def max_diff(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> float:

@@ -25,11 +25,16 @@ SCALAR = ("α is used as one scalar ({}): Meta-SGD learns one learning rate per 
 
 def draw_alphas(phi: Mapping[str, torch.Tensor], seed: int) -> Params:
     """α of one grading: one learning rate per element of φ, around :func:`grading_alpha`,
-    all different (so that one scalar α, or a hard-coded one, gives a wrong θ̂)."""
+    all different (so that one scalar α, or a hard-coded one, gives a wrong θ̂) — some of them
+    negative and one per tensor exactly zero, as the notebook promises they work (a negative
+    rate reverses that coordinate's step, a zero one freezes it)."""
     gen = torch.Generator().manual_seed(seed + 23)
     base = grading_alpha(seed)
-    return {k: base * (0.5 + torch.rand(v.shape, generator=gen, dtype=v.dtype))
-            for k, v in phi.items()}
+    rates = {k: base * (2 * torch.rand(v.shape, generator=gen, dtype=v.dtype) - 0.5)
+             for k, v in phi.items()}
+    for r in rates.values():
+        r.view(-1)[0] = 0.0
+    return rates
 
 
 def stepped(phi: Mapping[str, torch.Tensor], alphas: Mapping[str, torch.Tensor],

@@ -1,5 +1,5 @@
 """Hidden checks of the inner step, the outer step, ANIL and Reptile (the MAML meta-losses:
-:mod:`.meta_loss`).
+:mod:`.meta_loss`; Reptile: :mod:`.reptile`).
 
 Each ``check_*`` takes the student's function (a :class:`.student.Student` behind a sandboxed
 worker, or a plain function run in-process), asks for its outputs on a fresh problem drawn from
@@ -10,16 +10,19 @@ matches, the message shows a concrete entry: expected value and the student's.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from autograder.reference import answers as ref
 from hwlib.sinusoid import tiny_sine_problem
 from hwlib.models import split_body_head, task_loss
-from hwlib.tasks import TaskBatch
 
 from .common import (CONV_SPEC, MLP_SPEC, check_params_dict, close, combine, fail,
-                     grading_alpha, leaf, scaled, tiny_classification, true_gradient)
-from .diagnose import HARD_CODED, adapt, closest_params, example_params, sets
+                     grading_alpha, leaf, require_finite, same_number,
+                     tiny_classification, true_gradient)
+from .diagnose import HARD_CODED, adapt, closest_params, example_params
+from .step_properties import step_violation
 from .student import MODEL, P, Student
 
 INPUTS = {"name": "inputs", "kind": "inputs_after"}
@@ -53,6 +56,38 @@ def _step_family(phi, g, alpha: float) -> list:
                       lambda a=a: combine(phi, g, -a)) for a in HARD_CODED]
 
 
+def _ask(s: Student, fn: str, spec: dict, t, alpha: float, **fixed) -> Callable:
+    """``ask(phi=, alpha=, repeat=)``: the student's step on task ``t``'s support set, checked
+    as a dict like φ (for :func:`.properties.step_violation`)."""
+    def ask(phi: dict, alpha: float = alpha, repeat: bool = False) -> dict:
+        c = _called(s, fn, P(phi), t.x_support, t.y_support, alpha, spec=spec,
+                    repeat=2 if repeat else 1, **fixed)
+        check_params_dict(fn, c.value, phi, c.subclassed)
+        return c.value
+    return ask
+
+
+def _gradient(model, t) -> Callable[[dict], dict]:
+    """∇l(φ) on task ``t``'s support set (the judge's)."""
+    def grad(phi: dict) -> dict:
+        at = leaf(phi)
+        return dict(zip(at, torch.autograd.grad(task_loss(model, at, t.x_support, t.y_support),
+                                                list(at.values()))))
+    return grad
+
+
+def _wrong_step(fn: str, ask: Callable, model, phi, t, alpha: float, family: list, out: dict,
+                moving: list | None = None, **tol) -> str | None:
+    """Why a step is wrong: the property it breaks (:mod:`.properties`), then the known
+    mistake that matches (the finer name)."""
+    said = step_violation(lambda **kw: ask(**{"phi": phi, **kw}), fn, phi,
+                          _gradient(model, t), alpha, moving)
+    cause = closest_params(out, family, **tol)
+    if said and cause:
+        return f"{fn} is wrong: {said} — precisely, {cause}."
+    return f"{fn} is wrong: {said or cause}." if said or cause else None
+
+
 def _inner_value(s: Student, seed: int, dtype) -> tuple:
     alpha = grading_alpha(seed)
     model, phi, batch = tiny_sine_problem(seed=seed, dtype=dtype)
@@ -66,9 +101,10 @@ def _inner_value(s: Student, seed: int, dtype) -> tuple:
     want = combine(phi, g, -alpha)
     tol = {"rtol": 1e-5, "atol": 1e-8} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-6}
     if not close(c.value, want, **tol):
-        cause = closest_params(c.value, _step_family(phi, g, alpha), **tol)
-        if cause:
-            fail(f"inner_update is wrong: {cause}.")
+        said = _wrong_step("inner_update", _ask(s, "inner_update", spec, t, alpha), model, phi,
+                           t, alpha, _step_family(phi, g, alpha), c.value, **tol)
+        if said:
+            fail(said)
         fail(example_params("inner_update", c.value, want,
                             f"a 1-6-6-1 MLP ({dtype}, 4 points, α = {alpha:g}); θ − α∇θ l(θ)"))
     return model, phi, t, alpha
@@ -121,6 +157,25 @@ def check_inner_update(inner_update, seed: int = 0) -> None:
     if not close(second, want, rtol=1e-4, atol=1e-7):
         fail("inner_update(create_graph=True): the derivative of θ̂ w.r.t. θ differs from "
              "I − α∇²l(θ) (checked with a vector-Jacobian product).")
+    _called_again(s, "inner_update", model, phi, t, alpha, lambda p: ref.inner_update(
+        model, p, t.x_support, t.y_support, alpha))
+
+
+def _called_again(s: Student, fn: str, model, phi, t, alpha: float, one_step, **fixed) -> None:
+    """The step called as the meta-losses call it: twice on the same tensors (the same θ̂:
+    nothing kept in ``.grad``), and on its own θ̂ (two steps)."""
+    again = _called(s, fn, P(phi), t.x_support, t.y_support, alpha, repeat=2, **fixed).value
+    check_params_dict(fn, again, phi)
+    if not close(again, one_step(phi)):
+        fail(f"calling {fn} twice on the same parameter tensors gives a different θ̂ the second "
+             "time: the gradient is accumulated in .grad (loss.backward()) or state is kept "
+             "between calls — compute it with torch.autograd.grad, which leaves .grad alone.")
+    twice = _called(s, fn, P(phi), t.x_support, t.y_support, alpha, chain=2, **fixed).value
+    check_params_dict(fn, twice, phi)
+    if not close(twice, one_step(leaf(one_step(phi))), rtol=1e-6, atol=1e-9):
+        fail(f"{fn} applied to the θ̂ it returned (a second inner step, as the meta-losses take "
+             "it) is not θ̂ − α∇l(θ̂): a step works only on leaf parameters (.grad of a "
+             "non-leaf tensor stays None; use torch.autograd.grad).")
 
 
 def check_outer_step(outer_step, seed: int = 0) -> None:
@@ -177,7 +232,10 @@ def check_outer_step(outer_step, seed: int = 0) -> None:
     if "tensor" in returned:
         fail("outer_step returned the meta-loss tensor: return it as a Python float "
              "(meta_loss.item() or float(meta_loss)).")
-    if type(value) is not float or abs(value - values[0]) > 1e-9 * max(1.0, abs(values[0])):
+    if type(value) is float:
+        require_finite("the meta-loss outer_step returned", value)
+    if type(value) is not float or not same_number("the meta-loss outer_step returned", value,
+                                                   values[0], rtol=1e-9):
         fail(f"outer_step should return the meta-loss as a Python float (loss.item()), got "
              f"{value!r} (the meta-loss was {values[0]:.6g}).")
 
@@ -208,11 +266,14 @@ def check_anil_adapt(anil_adapt, seed: int = 0) -> None:
                    lambda: adapt(model, phi, x, y, alpha ** 2, 2, keys=keys)),
                   ("the head's gradient is computed once at φ and reused for every step",
                    lambda: adapt(model, phi, x, y, alpha, 2, grad_once=True, keys=keys))]
-        cause = closest_params(out, family)
-        fail(f"anil_adapt is wrong: {cause}." if cause else example_params(
-            "anil_adapt", out, want, f"a 1-6-6-1 MLP, 2 head steps, α = {alpha:g}"))
+        said = _wrong_step("anil_adapt", _ask(s, "anil_adapt", MLP_SPEC, t, alpha, steps=1),
+                           model, phi, t, alpha, family, out, moving=keys)
+        fail(said or example_params("anil_adapt", out, want,
+                                    f"a 1-6-6-1 MLP, 2 head steps, α = {alpha:g}"))
     _on_classification(s, "anil_adapt", lambda m, p, task: ref.anil_adapt(
         m, p, task.x_support, task.y_support, alpha, steps=2), seed, alpha, steps=2)
+    _called_again(s, "anil_adapt", model, phi, t, alpha, lambda p: ref.anil_adapt(
+        model, p, t.x_support, t.y_support, alpha, steps=1), steps=1)
     loss = {"name": "loss", "kind": "loss", "x": t.x_query, "y": t.y_query}
     c = _called(s, "anil_adapt", P(phi), t.x_support, t.y_support, alpha, steps=1,
                 create_graph=True, probes=[loss])
@@ -223,62 +284,3 @@ def check_anil_adapt(anil_adapt, seed: int = 0) -> None:
                                         for k, v in phi.items()}, fd, rtol=1e-4, atol=1e-7):
         fail("anil_adapt(create_graph=True) does not give the true meta-gradient of the query "
              "loss (finite differences): keep the graph of the head's inner gradient.")
-
-
-def _reptile_direction(model, phi, batch: TaskBatch, alpha: float, steps: int,
-                       on: str = "both", reduce: str = "mean") -> dict:
-    out = {k: torch.zeros_like(v) for k, v in phi.items()}
-    tasks = list(batch) if reduce != "last" else [batch[len(batch) - 1]]
-    for task in tasks:
-        if on == "support, then query":
-            theta = adapt(model, leaf(phi), *sets(task, "support"), alpha, steps,
-                          create_graph=False)
-            theta = adapt(model, leaf(theta), *sets(task, "query"), alpha, steps,
-                          create_graph=False)
-        else:
-            theta = adapt(model, leaf(phi), *sets(task, on), alpha, steps, create_graph=False)
-        for k in out:
-            out[k] += (phi[k] - theta[k]).detach() / (1 if reduce == "sum" else len(tasks))
-    return out
-
-
-def check_reptile_meta_gradient(reptile_meta_gradient, seed: int = 0) -> None:
-    """Direction (1/B) Σ (φ − θ̂_i) with θ̂_i from ``steps`` SGD steps on support ∪ query."""
-    s = Student.of(reptile_meta_gradient, "reptile_meta_gradient")
-    alpha = grading_alpha(seed)
-    model, phi, batch = tiny_sine_problem(seed=seed)
-    c = _called(s, "reptile_meta_gradient", P(phi), batch, alpha, steps=3, probes=[INPUTS],
-                substitute={"inner_update": ref.inner_update})
-    out = c.value
-    if not isinstance(out, tuple) or len(out) != 2:
-        fail("reptile_meta_gradient must return (direction dict, mean loss).")
-    direction = out[0]
-    check_params_dict("reptile_meta_gradient's direction", direction, phi, c.subclassed)
-    want = _reptile_direction(model, phi, batch, alpha, 3)
-    if close(direction, want):
-        _on_classification(s, "reptile_meta_gradient", lambda m, p, b: _reptile_direction(
-            m, p, b, alpha, 3), seed, alpha, steps=3, substitute={"inner_update": ref.inner_update})
-        return
-    d = lambda **kw: (lambda: _reptile_direction(model, phi, batch, **{  # noqa: E731
-        "alpha": alpha, "steps": 3, **kw}))
-    family = [("you return θ̂ − φ. The skeleton *descends* along the returned direction "
-               "(φ ← φ − ε·d), so φ would move away from θ̂; return φ − θ̂ so that "
-               "φ ← φ + ε(θ̂ − φ)", lambda: scaled(want, -1)),
-              ("it is summed over tasks instead of averaged", d(reduce="sum")),
-              ("θ̂ was trained on the support set only; Reptile uses all of the task's data "
-               "(support ∪ query)", d(on="support")),
-              ("θ̂ was trained on the query set only; Reptile uses all of the task's data "
-               "(support ∪ query)", d(on="query")),
-              ("it ignores `steps`: one SGD step per task when asked for three", d(steps=1)),
-              ("`steps` is hard-coded to 5 (the default) instead of the argument", d(steps=5)),
-              ("only the last task counts: the direction is overwritten in the loop over tasks",
-               d(reduce="last")),
-              ("the inner learning rate α is missing", d(alpha=1.0)),
-              ("θ̂ takes `steps` steps on the support set and then `steps` more on the query "
-               "set: take them on support ∪ query together", d(on="support, then query")),
-              ("the direction is divided by α: return φ − θ̂ itself (the outer step size ε "
-               "scales it)", lambda: scaled(want, 1 / alpha))]
-    cause = closest_params(direction, family)
-    fail(f"reptile_meta_gradient is wrong: {cause}." if cause else example_params(
-        "reptile_meta_gradient", direction, want,
-        f"3 sine tasks, 3 SGD steps on support ∪ query, α = {alpha:g}; (1/B) Σ_i (φ − θ̂_i)"))

@@ -17,8 +17,9 @@ from autograder.reference import answers as ref
 from hwlib.sinusoid import tiny_sine_problem
 
 from .common import (CONV_SPEC, MLP_SPEC, close, fail, grading_alpha, leaf, true_gradient,
-                     max_diff, returned_loss, tiny_classification)
+                     max_diff, returned_loss, same_number, tiny_classification)
 from .diagnose import closest, describe_batch, example_value, meta_loss_family
+from .properties import mean_query_loss, objective_violation
 from .student import MODEL, P, Student
 
 GRAD = {"name": "grad", "kind": "grad"}
@@ -28,7 +29,7 @@ FORMULA = "(1/B) Σ_i l_query_i(θ̂_i)"
 
 def _loss_and_grad(s: Student, name: str, spec: dict, phi, batch, alpha: float, steps: int):
     call = s.call(name, spec, MODEL, P(phi), batch, alpha, steps=steps, probes=[GRAD, INPUTS],
-                  substitute={"inner_update": ref.inner_update})
+                  lend={"inner_update": ref.inner_update})
     if call.error:
         fail(call.error)
     if call.probes.get("inputs", {}).get("changed"):
@@ -39,15 +40,31 @@ def _loss_and_grad(s: Student, name: str, spec: dict, phi, batch, alpha: float, 
 
 
 def _check_value(name: str, v: float, model, phi, batch, alpha: float, steps: int,
-                 where: str) -> None:
+                 where: str, s: Student, spec: dict = MLP_SPEC) -> None:
     want = ref.maml_meta_loss(model, leaf(phi), batch, alpha, steps=steps).item()
-    if abs(v - want) <= 1e-7 * max(1.0, abs(want)):
-        return
     label = f"{name}(steps={steps})" if steps != 1 else name
+    if same_number(f"the value of {label}", v, want):
+        return
+    said = objective_violation(_asker(s, name, spec, phi, batch, alpha, steps), name, phi,
+                               batch, alpha, steps, mean_query_loss(model, phi))
     cause = closest(v, meta_loss_family(model, phi, batch, alpha, steps))
-    if cause:
-        fail(f"{label}'s value is wrong: {cause}.")
+    if said or cause:
+        fail(f"{label}'s value is wrong: " + (f"{said} — precisely, {cause}." if said and cause
+                                             else f"{said or cause}."))
     fail(example_value(label, v, want, FORMULA, where))
+
+
+def _asker(s: Student, name: str, spec: dict, phi, batch, alpha: float, steps: int):
+    """``ask(**changes)``: the student's meta-loss value with some inputs changed (the
+    reference ``inner_update`` lent), for :func:`.properties.objective_violation`."""
+    def ask(**changes) -> float:
+        args = {"phi": phi, "batch": batch, "alpha": alpha, "steps": steps, **changes}
+        c = s.call(name, spec, MODEL, P(args["phi"]), args["batch"], args["alpha"],
+                   steps=args["steps"], lend={"inner_update": ref.inner_update})
+        if c.error:
+            fail(c.error)
+        return returned_loss(name, c.value, {"grads": {}}, args["phi"])[0]
+    return ask
 
 
 def _check_meta_gradient(name: str, grads: dict, model, phi, batch, alpha: float, steps: int,
@@ -90,12 +107,14 @@ def _check(fn, name: str, seed: int, second_order: bool) -> None:
     model, phi, batch = tiny_sine_problem(seed=seed)
     for steps in (1, 2, 3):
         v, grads = _loss_and_grad(s, name, MLP_SPEC, phi, batch, alpha, steps)
-        _check_value(name, v, model, phi, batch, alpha, steps, describe_batch(batch, alpha, steps))
+        _check_value(name, v, model, phi, batch, alpha, steps, describe_batch(batch, alpha, steps),
+                     s)
         _check_meta_gradient(name, grads, model, phi, batch, alpha, steps, second_order)
     model, phi, batch = tiny_classification(seed=seed)
     v, _ = _loss_and_grad(s, name, CONV_SPEC, phi, batch, alpha, 1)
     _check_value(name, v, model, phi, batch, alpha, 1,
-                 f"3-way classification tasks whose labels are not in order (α = {alpha:g})")
+                 f"3-way classification tasks whose labels are not in order (α = {alpha:g})",
+                 s, CONV_SPEC)
 
 
 def check_maml_meta_loss(maml_meta_loss, seed: int = 0) -> None:

@@ -22,8 +22,10 @@ from hwlib.models import task_loss
 from hwlib.sinusoid import tiny_sine_problem
 
 from .common import (CONV_SPEC, MLP_SPEC, check_params_dict, close, fail, leaf, max_diff,
-                     returned_loss, tiny_classification, true_gradient)
+                     returned_loss, same_number, tiny_classification, true_gradient)
 from .diagnose import closest, closest_params, example_params, example_value
+from .properties import mean_query_loss, objective_violation
+from .step_properties import step_violation
 from .diagnose_metasgd import (alpha_family, describe, draw_alphas, meta_loss_family,
                                metasgd_loss, scalar_step, stepped)
 from .student import MODEL, P, Student
@@ -56,6 +58,16 @@ def _support_gradient(model, phi: dict, x, y) -> dict:
     return dict(zip(at, torch.autograd.grad(task_loss(model, at, x, y), list(at.values()))))
 
 
+def _step_asker(s: Student, spec: dict, phi: dict, alphas: dict, t):
+    """``ask(phi=, alpha=, repeat=)``: the student's step (for :func:`.step_violation`)."""
+    def ask(phi: dict = phi, alpha: dict = alphas, repeat: bool = False) -> dict:
+        c = _called(s, INNER, spec, P(phi), P(alpha), t.x_support, t.y_support,
+                    repeat=2 if repeat else 1)
+        check_params_dict(INNER, c.value, phi, c.subclassed)
+        return c.value
+    return ask
+
+
 def _inner_value(s: Student, seed: int, dtype: torch.dtype) -> tuple:
     model, phi, batch = tiny_sine_problem(seed=seed, dtype=dtype)
     alphas, t = draw_alphas(phi, seed), batch[0]
@@ -68,8 +80,12 @@ def _inner_value(s: Student, seed: int, dtype: torch.dtype) -> tuple:
     if not close(c.value, want, **tol):
         family = [(cause, lambda a=a: stepped(phi, a, g)) for cause, a in alpha_family(alphas)]
         cause = closest_params(c.value, family, **tol) or scalar_step(c.value, phi, g)
-        if cause:
-            fail(f"{INNER} is wrong: {cause}.")
+        said = step_violation(_step_asker(s, spec, phi, alphas, t), INNER, phi,
+                              lambda p: _support_gradient(model, p, t.x_support, t.y_support),
+                              alphas)
+        if said or cause:
+            fail(f"{INNER} is wrong: " + (f"{said} — precisely, {cause}." if said and cause
+                                         else f"{said or cause}."))
         fail(example_params(INNER, c.value, want, f"a 1-6-6-1 MLP ({dtype}, 4 points, one α "
                                                   "per element of θ); θ − α ⊙ ∇θ l(θ)"))
     return model, phi, alphas, t, g
@@ -119,6 +135,27 @@ def check_metasgd_inner_update(metasgd_inner_update, seed: int = 0) -> None:
     if not close(second, want, rtol=1e-4, atol=1e-7):
         fail(f"{INNER}(create_graph=True): the derivative of θ̂ w.r.t. θ differs from "
              "I − α ⊙ ∇²l(θ) (checked with a vector-Jacobian product).")
+    _called_again(s, model, phi, alphas, t)
+
+
+def _called_again(s: Student, model, phi: dict, alphas: dict, t) -> None:
+    """The step called as the meta-loss calls it: twice on the same tensors (nothing kept in
+    ``.grad``), and on its own θ̂ (two steps)."""
+    def step(p: dict) -> dict:
+        return ref.metasgd_inner_update(model, leaf(p), alphas, t.x_support, t.y_support)
+    data = (P(phi), P(alphas), t.x_support, t.y_support)
+    again = _called(s, INNER, MLP_SPEC, *data, repeat=2).value
+    check_params_dict(INNER, again, phi)
+    if not close(again, step(phi)):
+        fail(f"calling {INNER} twice on the same parameter tensors gives a different θ̂ the "
+             "second time: the gradient is accumulated in .grad (loss.backward()) or state is "
+             "kept between calls — compute it with torch.autograd.grad.")
+    twice = _called(s, INNER, MLP_SPEC, *data, chain=2).value
+    check_params_dict(INNER, twice, phi)
+    if not close(twice, step(step(phi)), rtol=1e-6, atol=1e-9):
+        fail(f"{INNER} applied to the θ̂ it returned (a second inner step, as the meta-loss "
+             "takes it) is not θ̂ − α ⊙ ∇l(θ̂): a step works only on leaf parameters (.grad of a "
+             "non-leaf tensor stays None; use torch.autograd.grad).")
 
 
 @functools.lru_cache(maxsize=16)
@@ -142,7 +179,7 @@ def _expected(seed: int, steps: int) -> tuple[dict, dict]:
 def _loss_and_grads(s: Student, spec: dict, phi, alphas, batch, steps: int):
     label = f"{META}(steps={steps})" if steps != 1 else META
     args = (P(phi), P(alphas), batch)
-    lend = {"substitute": {INNER: ref.metasgd_inner_update}}
+    lend = {"lend": {INNER: ref.metasgd_inner_update}}
     c = _called(s, META, spec, *args, steps=steps, probes=[GRAD_PHI, INPUTS], **lend)
     value, g_phi = returned_loss(label, c.value, c.probes.get("grad", {}), phi)
     c = _called(s, META, spec, *args, steps=steps, probes=[GRAD_ALPHA], **lend)
@@ -153,14 +190,29 @@ def _loss_and_grads(s: Student, spec: dict, phi, alphas, batch, steps: int):
     return label, value, g_phi, g_alpha
 
 
-def _check_value(label: str, v: float, model, phi, alphas, batch, steps: int, where: str):
+def _check_value(label: str, v: float, model, phi, alphas, batch, steps: int, where: str,
+                 s: Student, spec: dict = MLP_SPEC):
     want = ref.metasgd_meta_loss(model, leaf(phi), alphas, batch, steps).item()
-    if abs(v - want) <= 1e-7 * max(1.0, abs(want)):
+    if same_number(f"the value of {label}", v, want):
         return
     cause = closest(v, meta_loss_family(model, phi, alphas, batch, steps))
-    if cause:
-        fail(f"{label}'s value is wrong: {cause}.")
+    said = objective_violation(_meta_asker(s, spec, phi, alphas, batch, steps), META, phi,
+                               batch, 1.0, steps, mean_query_loss(model, phi))
+    if said or cause:
+        fail(f"{label}'s value is wrong: " + (f"{said} — precisely, {cause}." if said and cause
+                                             else f"{said or cause}."))
     fail(example_value(label, v, want, FORMULA, where))
+
+
+def _meta_asker(s: Student, spec: dict, phi, alphas, batch, steps: int):
+    """``ask(phi=, batch=, alpha=, steps=)``: the student's Meta-SGD meta-loss with some inputs
+    changed; ``alpha`` scales every learned rate (0: no adaptation)."""
+    def ask(phi: dict = phi, batch=batch, alpha: float = 1.0, steps: int = steps) -> float:
+        rates = {k: v * alpha for k, v in alphas.items()}
+        c = _called(s, META, spec, P(phi), P(rates), batch, steps=steps,
+                    lend={INNER: ref.metasgd_inner_update})
+        return returned_loss(META, c.value, {"grads": {}}, phi)[0]
+    return ask
 
 
 def _check_gradient(label: str, g_phi: dict, g_alpha: dict, seed: int, steps: int) -> None:
@@ -198,12 +250,12 @@ def check_metasgd_meta_loss(metasgd_meta_loss, seed: int = 0) -> None:
     alphas = draw_alphas(phi, seed)
     for steps in (1, 2, 3):
         label, v, g_phi, g_alpha = _loss_and_grads(s, MLP_SPEC, phi, alphas, batch, steps)
-        _check_value(label, v, model, phi, alphas, batch, steps, describe(batch, steps))
+        _check_value(label, v, model, phi, alphas, batch, steps, describe(batch, steps), s)
         _check_gradient(label, g_phi, g_alpha, seed, steps)
     model, phi, batch = tiny_classification(seed=seed)
     alphas = draw_alphas(phi, seed)
     c = _called(s, META, CONV_SPEC, P(phi), P(alphas), batch, steps=1, probes=[INPUTS],
-                substitute={INNER: ref.metasgd_inner_update})
+                lend={INNER: ref.metasgd_inner_update})
     v, _ = returned_loss(META, c.value, {"grads": {}}, phi)
-    _check_value(META, v, model, phi, alphas, batch, 1,
+    _check_value(META, v, model, phi, alphas, batch, 1, s=s, spec=CONV_SPEC, where=
                  "3-way classification tasks whose labels are not in order (one α per element)")

@@ -20,11 +20,12 @@ from autograder.reference import answers_metasgd_protonet as ref
 from hwlib.models import split_body_head
 
 from .common import (CONV_SPEC, MLP_SPEC, close, fail, leaf, max_diff, returned_loss,
-                     tiny_classification)
+                     require_finite, same_number, tiny_classification)
 from .diagnose import closest, closest_params, example_value
+from .properties import objective_violation
 from .diagnose_protonet import (draw_embeddings, gradient_family, logit_family, loss_family,
                                 prototype_family, row_permutation)
-from .student import MODEL, Opaque, P, Student
+from .student import MODEL, G, Opaque, P, Student
 
 INPUTS = {"name": "inputs", "kind": "inputs_after"}
 GRAD = {"name": "grad", "kind": "grad"}
@@ -49,8 +50,7 @@ def _tensor(fn: str, call, shape: tuple, what: str) -> torch.Tensor:
              f"{list(shape)}.")
     if out.dtype != torch.float64:
         fail(f"{fn} returned dtype {out.dtype} for float64 inputs: keep the inputs' dtype.")
-    if not torch.isfinite(out).all():
-        fail(f"{fn} returned NaN or inf on a small, well-behaved example.")
+    require_finite(f"the tensor {fn} returned", out)
     return out
 
 
@@ -76,7 +76,7 @@ def check_prototypes(prototypes, seed: int = 0) -> None:
     out = _tensor("prototypes", call, (n_way, d), "[n_way, d]")
     want = ref.prototypes(z, labels, n_way)
     if close({"c": out}, {"c": want}):
-        return
+        return _graph_flows(s, "prototypes", (z, labels, n_way), [0], ref.prototypes, seed)
     if row_permutation(out, want):
         fail("prototypes are the right class means but the rows are not in label order: row k "
              "must be the prototype of label k (e.g. loop over range(n_way), not over the "
@@ -87,6 +87,35 @@ def check_prototypes(prototypes, seed: int = 0) -> None:
         fail(f"prototypes is wrong: {cause}.")
     fail(_example("prototypes", out, want, f"{n_way}-way {k}-shot embeddings (d = {d}, "
                   f"{SHUFFLED})", "class"))
+
+
+_NAMES = {"prototypes": ("the embeddings",), "protonet_logits": ("the queries", "the prototypes")}
+
+
+def _graph_flows(s: Student, fn: str, args: tuple, wrt: list[int], reference, seed: int) -> None:
+    """Gradient flow: the result is a differentiable function of its tensor inputs, with the
+    reference's derivative (a vector-Jacobian product) — protonet_loss's gradient reaches φ
+    only through it.  NumPy, ``.tolist()``, ``.item()`` or ``torch.tensor(...)`` cut it."""
+    out = reference(*args)
+    v = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed + 59),
+                    dtype=out.dtype)
+    for position, what in zip(wrt, _NAMES[fn]):
+        sent = tuple(G(a) if i == position else a for i, a in enumerate(args))
+        got = s.call(fn, MLP_SPEC, *sent, probes=[{"name": "vjp", "kind": "vjp", "v": v,
+                                                  "wrt": f"a{position}"}]).probes.get("vjp", {})
+        grads = got.get("grads", {}) if isinstance(got, dict) else {}
+        if got.get("no_graph") or "input" not in grads:
+            fail(f"{fn}'s result is cut from the graph of {what} (NumPy, .tolist(), .item(), "
+                 "torch.tensor(...) or .detach() inside): the meta-gradient cannot flow through "
+                 f"it, so protonet_loss cannot train φ — compute it with torch operations on "
+                 f"{what}.")
+        leaf_args = [a.detach().clone().requires_grad_(i == position) if isinstance(
+            a, torch.Tensor) and a.is_floating_point() else a for i, a in enumerate(args)]
+        want = torch.autograd.grad((reference(*leaf_args) * v).sum(), leaf_args[position])[0]
+        if not close({"d": grads["input"]}, {"d": want}, rtol=1e-6, atol=1e-9):
+            fail(f"{fn}'s derivative w.r.t. {what} (a vector-Jacobian product) is not the "
+                 f"reference's, although its values are: part of the computation does not "
+                 "carry the gradient (a detached or in-place piece?).")
 
 
 def check_protonet_logits(protonet_logits, seed: int = 0) -> None:
@@ -101,7 +130,7 @@ def check_protonet_logits(protonet_logits, seed: int = 0) -> None:
     out = _tensor("protonet_logits", call, (n_query, n_way), "[n_query, n_way]")
     want = ref.protonet_logits(q, c)
     if close({"l": out}, {"l": want}):
-        return
+        return _graph_flows(s, "protonet_logits", (q, c), [0, 1], ref.protonet_logits, seed)
     family = [(cause, lambda f=f: {"l": f()}) for cause, f in logit_family(q, c)]
     cause = closest_params({"l": out}, family)
     if cause:
@@ -130,14 +159,26 @@ def expected_loss(seed: int) -> tuple:
         value, list(at.values()))))
 
 
+def _loss_asker(s: Student, body: dict, batch):
+    """``ask(phi=, batch=)``: the student's ProtoNet loss with some inputs changed (the
+    reference helpers lent), for :func:`.properties.objective_violation`."""
+    def ask(phi: dict = body, batch=batch, **_) -> float:
+        c = s.call("protonet_loss", CONV_SPEC, MODEL, P(phi), batch,
+                   lend={"prototypes": ref.prototypes, "protonet_logits": ref.protonet_logits})
+        if c.error:
+            fail(c.error)
+        return returned_loss("protonet_loss", c.value, {"grads": {}}, phi)[0]
+    return ask
+
+
 def check_protonet_loss(protonet_loss, seed: int = 0) -> None:
     """(1/B) Σ_i CE(−‖f_φ(x_query) − c‖², y_query), c from task i's support set; its gradient
     w.r.t. φ (the Conv4 body) against the true gradient (:func:`expected_loss`)."""
     s = Student.of(protonet_loss, "protonet_loss")
     model, phi, batch = tiny_classification(seed=seed)
     call = s.call("protonet_loss", CONV_SPEC, MODEL, P(split_body_head(phi)[0]), batch,
-                  probes=[GRAD, INPUTS], substitute={"prototypes": ref.prototypes,
-                                                     "protonet_logits": ref.protonet_logits})
+                  probes=[GRAD, INPUTS], lend={"prototypes": ref.prototypes,
+                                               "protonet_logits": ref.protonet_logits})
     if call.error:
         fail(call.error)
     if call.probes.get("inputs", {}).get("changed"):
@@ -145,10 +186,13 @@ def check_protonet_loss(protonet_loss, seed: int = 0) -> None:
              "were.")
     model, body, batch, want, exact = expected_loss(seed)
     value, grads = returned_loss("protonet_loss", call.value, call.probes.get("grad", {}), body)
-    if abs(value - want) > 1e-7 * max(1.0, abs(want)):
+    if not same_number("the value of protonet_loss", value, want):
         cause = closest(value, loss_family(model, body, batch))
-        if cause:
-            fail(f"protonet_loss's value is wrong: {cause}.")
+        said = objective_violation(_loss_asker(s, body, batch), "protonet_loss", body, batch,
+                                   0.0, None)
+        if said or cause:
+            fail("protonet_loss's value is wrong: " + (f"{said} — precisely, {cause}."
+                                                      if said and cause else f"{said or cause}."))
         fail(example_value("protonet_loss", value, want, "(1/B) Σ_i CE(−‖f_φ(x_query) − c‖², "
                            "y_query)", "3-way tasks of a tiny float64 Conv4 (2 support and 3 "
                            f"query images per class, {SHUFFLED})"))

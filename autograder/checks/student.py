@@ -5,13 +5,15 @@ sends φ, tensors and task batches to the worker (:mod:`autograder.worker.harnes
 calls the student's function there; the answer comes back decoded from safetensors/JSON into
 a :class:`Call`: the returned value (tensors, dicts, tuples, plain values; any other object
 only by its type name) and the probes (gradients computed in the worker from the returned
-value).  A function given directly (the instructor's notebook, unit tests) runs in-process
-through the same harness (:class:`autograder.judge.client.LocalClient`).
+value).  ``lend={"inner_update": ref.inner_update}`` grades a function alone: in the worker
+the name stands for a proxy whose calls (and derivatives) the judge computes with the given
+function (:mod:`autograder.judge.lending`); nothing of the function but its name is sent.  A
+function given directly (the instructor's notebook, unit tests) runs in-process through the
+same harness (:class:`autograder.judge.local.LocalClient`).
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -45,6 +47,14 @@ class Opaque:
     type_name: str
 
 
+@dataclass(frozen=True)
+class G:
+    """A tensor argument sent as a leaf that requires grad: a probe can differentiate the
+    result w.r.t. it (``"wrt": "a<i>"``, the argument's position)."""
+
+    tensor: torch.Tensor
+
+
 MODEL = object()  # placeholder for the model argument
 
 
@@ -67,7 +77,7 @@ class Student:
     def of(cls, fn: Callable | "Student", name: str) -> "Student":
         if isinstance(fn, Student):
             return fn
-        from autograder.judge.client import LocalClient
+        from autograder.judge.local import LocalClient
 
         return cls(LocalClient({name: fn}))
 
@@ -75,16 +85,19 @@ class Student:
         return self.client.request({"op": "values", "names": names}).head.get("values", {})
 
     def call(self, fn: str, model: dict, *args, probes: list | None = None,
-             substitute: dict | None = None, seconds: float | None = None, device: str = "cpu",
-             **kwargs) -> Call:
-        """Call ``fn`` in the worker; failures of the student's code come back as text."""
+             lend: dict[str, Callable] | None = None, seconds: float | None = None,
+             device: str = "cpu", repeat: int = 1, chain: int = 1, **kwargs) -> Call:
+        """Call ``fn`` in the worker (with the functions ``lend`` lends it: graded alone;
+        ``repeat`` times on the same tensors, or ``chain`` times on its own returned
+        parameters: :func:`autograder.worker.harness.called`); failures of the student's code
+        come back as text."""
         tensors: dict[str, torch.Tensor] = {}
         head = {"op": "call", "fn": fn, "model": model, "device": device,
                 "args": [_spec(a, f"a{i}", tensors) for i, a in enumerate(args)],
                 "kwargs": {k: _spec(v, f"k_{k}", tensors) for k, v in kwargs.items()},
                 "probes": [_probe(p, tensors) for p in probes or []],
-                "substitute": {k: inspect.getsource(v) for k, v in (substitute or {}).items()}}
-        reply = self.client.request(head, tensors, seconds)
+                "lend": sorted(lend or {}), "repeat": repeat, "chain": chain}
+        reply = self.client.request(head, tensors, seconds, **({"lend": lend} if lend else {}))
         call = Call(fn, error=_error(fn, reply.head))
         if call.error is None:
             call.value = _decode(reply.head.get("result"), reply.tensors, call.subclassed, "")
@@ -115,6 +128,9 @@ def _spec(value, key: str, tensors: dict) -> dict:
                                                    value.x_query, value.y_query)):
             tensors[f"{key}.{k}"] = t
         return {"batch": key}
+    if isinstance(value, G):
+        tensors[key] = value.tensor.detach()
+        return {"tensor": key, "grad": True}
     if isinstance(value, torch.Tensor):
         tensors[key] = value
         return {"tensor": key}
@@ -123,6 +139,9 @@ def _spec(value, key: str, tensors: dict) -> dict:
 
 def _probe(probe: dict, tensors: dict) -> dict:
     out = dict(probe)
+    if isinstance(probe.get("v"), torch.Tensor):  # the v of a tensor result
+        tensors[f"v.{probe['name']}"] = probe["v"]
+        out["v"] = f"v.{probe['name']}"
     for field_ in ("v",):
         if isinstance(probe.get(field_), dict):
             tensors.update({f"v.{probe['name']}.{k}": t for k, t in probe[field_].items()})

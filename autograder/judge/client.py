@@ -1,7 +1,11 @@
 """The judge's side of a worker: start it (sandboxed), ask, time out, kill, start again.
 
-Every answer is hostile data: frames are size-limited, decoded without pickle
-(:mod:`autograder.worker.channel`), and the checks verify types, shapes and values.  When a
+Every answer is hostile data: frames are size-limited (a worker's header at most
+:data:`MAX_REPLY_HEADER`, its tensors counted before they are read), decoded without pickle
+(:mod:`autograder.worker.channel`), and the checks verify types, shapes and values.  Every
+request carries an id that its reply must echo.  While a request lends functions (a function
+graded alone), the worker may call back: the judge answers those frames
+(:mod:`autograder.judge.lending`) until the reply comes, within the request's time.  When a
 worker dies, hangs or sends garbage, the request in flight fails (:class:`WorkerLost`) and the
 next request starts a fresh worker (the student's cells are run again), at most
 ``max_starts`` times per submission.
@@ -28,7 +32,9 @@ import torch
 
 from autograder.isolation import Cgroups, Limits, bwrap_command, limit_child, plain_command
 from autograder.worker import hello
-from autograder.worker.channel import ChannelError, encode, receive, write_all
+from autograder.worker.channel import MAX_REPLY_HEADER, ChannelError, encode, receive, write_all
+
+from .lending import LEND_OPS, Lending, LendViolation
 
 MAX_REPLY = 64 << 20   # the largest honest reply (a Conv4 meta-gradient) is < 1 MB
 HELLO_SECONDS = 180    # a cold start imports torch from a slow disk
@@ -43,9 +49,18 @@ class GraderError(RuntimeError):
     interpreter, the packages): no grade can be given; the TA must fix the environment."""
 
 
-@lru_cache(maxsize=1)
+_ENVIRONMENT_LOCK = threading.Lock()
+
+
 def judge_environment() -> dict:
-    """The judge's own interpreter and packages (what every worker must match)."""
+    """The judge's own interpreter and packages (what every worker must match); computed once,
+    by one thread (another one would see a package that thread is still importing)."""
+    with _ENVIRONMENT_LOCK:
+        return _judge_environment()
+
+
+@lru_cache(maxsize=1)
+def _judge_environment() -> dict:
     return hello.fingerprint()
 
 
@@ -81,10 +96,12 @@ class WorkerClient:
     _cgroups: Cgroups | None = None
     _output: bytearray = field(default_factory=bytearray)
     _drainer: threading.Thread | None = None
+    _last_id: int = 0
 
-    def request(self, head: dict, tensors: dict | None = None, seconds: float | None = None
-                ) -> Reply:
-        """Send one request, wait at most ``seconds`` (default: one cell's limit)."""
+    def request(self, head: dict, tensors: dict | None = None, seconds: float | None = None,
+                lend: dict[str, Callable] | None = None) -> Reply:
+        """Send one request, wait at most ``seconds`` (default: one cell's limit) for its
+        reply, answering the call-backs of the functions ``lend`` lends meanwhile."""
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise WorkerLost("the notebook ran over its time limit")
         if self._proc is None:
@@ -92,15 +109,39 @@ class WorkerClient:
         deadline = time.monotonic() + (seconds or self.cell_seconds)
         over = self.deadline is not None and deadline > self.deadline
         deadline = min(deadline, self.deadline) if over else deadline
+        head = {**head, "id": self._next_id()}
+        lending = Lending(lend, head, tensors or {}) if lend else None
         try:
             write_all(self._fds[0], encode(head, tensors), deadline)
-            got, out = receive(self._fds[1], MAX_REPLY, deadline)
+            return self._reply(head["id"], lending, deadline)
         except TimeoutError:
             self._lose("the notebook ran over its time limit" if over else
                        f"no answer within {seconds or self.cell_seconds:.0f} s")
         except (ChannelError, OSError) as e:
             self._lose(self._death_reason(e))
-        return Reply(got, out)
+        except LendViolation as e:
+            self._lose(f"the grading process sent something that is not an answer ({e})")
+        finally:
+            if lending is not None:
+                lending.close()
+
+    def _next_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
+
+    def _reply(self, request_id: int, lending: Lending | None, deadline: float) -> Reply:
+        """Frames until the reply to ``request_id``; call-backs are answered on the way."""
+        while True:
+            got, out = receive(self._fds[1], MAX_REPLY, deadline, MAX_REPLY_HEADER)
+            if got.get("op") in LEND_OPS:
+                if lending is None:
+                    raise LendViolation("a call-back while nothing is lent")
+                write_all(self._fds[0], encode(*lending.answer(request_id, got, out)), deadline)
+                continue
+            if type(got.get("id")) is not int or got["id"] != request_id:
+                raise LendViolation(f"a reply to request {str(got.get('id'))[:20]}, not "
+                                    f"{request_id}")
+            return Reply(got, out)
 
     def start(self) -> None:
         """Start the worker now (it says hello, then runs the cells) if it is not running."""
@@ -161,9 +202,12 @@ class WorkerClient:
     def _hello(self) -> None:
         """The worker's environment must be the judge's (before any student code runs)."""
         try:
-            write_all(self._fds[0], encode({"op": "hello"}), time.monotonic() + HELLO_SECONDS)
-            got, _ = receive(self._fds[1], MAX_REPLY, time.monotonic() + HELLO_SECONDS)
-            said = got.get("environment") if isinstance(got, dict) else None
+            rid = self._next_id()
+            write_all(self._fds[0], encode({"op": "hello", "id": rid}),
+                      time.monotonic() + HELLO_SECONDS)
+            got, _ = receive(self._fds[1], MAX_REPLY, time.monotonic() + HELLO_SECONDS,
+                             MAX_REPLY_HEADER)
+            said = got.get("environment") if got.get("id") == rid else None
             problems = (hello.differences(judge_environment(), said) if isinstance(said, dict)
                         else [f"it answered {str(got)[:200]}"])
         except (TimeoutError, ChannelError, OSError) as e:
@@ -262,27 +306,3 @@ class WorkerClient:
             except Exception:  # noqa: BLE001 - killed below anyway
                 pass
         self.stop()
-
-
-class LocalClient:
-    """Trusted, in-process functions (the instructor's solution, unit tests of the checks):
-    the same harness and the same encoding, without a process or a boundary."""
-
-    def __init__(self, namespace: dict) -> None:
-        from autograder.worker.harness import Harness
-
-        self.harness = Harness(namespace)
-        self.notes: list[str] = []
-        self.cell_errors: dict[str, str] = {}
-
-    def request(self, head: dict, tensors: dict | None = None, seconds: float | None = None
-                ) -> Reply:
-        from autograder.worker.channel import decode
-
-        ops: dict[str, Callable] = {"values": self.harness.values, "call": self.harness.call,
-                                    "outer_step": self.harness.outer_step}
-        torch.manual_seed(int(head.get("seed", 0)))
-        reply, out = ops[head["op"]](head, {k: v.detach().clone() for k, v in (tensors or {}).items()})
-        frame = encode(reply, out)
-        n = int.from_bytes(frame[3:7], "little")
-        return Reply(*decode(frame[7:7 + n], frame[15 + n:]))

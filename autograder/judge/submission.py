@@ -15,8 +15,8 @@ import json
 import os
 import re
 import time
-import unicodedata
 from pathlib import Path
+from typing import Sequence
 
 from autograder.checks.student import Student
 from hwlib.cache import CACHE_ENV, resolve_cache_dir
@@ -26,6 +26,7 @@ from autograder.isolation import Limits
 from autograder.profiles import Profile
 from autograder.results import GRADER_ERROR, Row, read_gradebook
 from autograder.sanitize import SKIP_TAG, SubmissionError, load_submission, rebuild
+from autograder.text import clean_text, course_id
 
 from .client import GraderError, WorkerClient, WorkerLost
 from .verdicts import catalogue, judge_all
@@ -35,10 +36,23 @@ JUDGED = "judged (not yet recorded by nbgrader)"
 OVERRUN = "graded until the notebook ran over"
 
 
-def plain_text(text: str, limit: int = 1500) -> str:
-    """A message as it may be shown: no control characters (tabs, escapes), bounded length."""
-    text = "".join(" " if unicodedata.category(c) == "Cc" and c != "\n" else c for c in str(text))
-    return text[:limit]
+def plain_text(text: object, limit: int = 1500) -> str:
+    """A message as it may be shown (:func:`autograder.text.clean_text`: the one helper)."""
+    return clean_text(text, limit)
+
+
+NOTES_CELL = "grader-notes"
+
+
+def notes_cell(notes: list[str]) -> dict:
+    """The grader's notes, first in the graded notebook: a code cell whose only output is a
+    plain-text stream.  Notes quote student text (an exception message, a file name), so they
+    are never markdown: nbconvert, JupyterLab and the formgrader show a stream as text."""
+    text = "".join(f"* {clean_text(n, 300, newlines=False)}\n" for n in notes[:100])
+    return {"cell_type": "code", "id": NOTES_CELL, "execution_count": None,
+            "metadata": {"editable": False, "deletable": False, "tags": [NOTES_CELL]},
+            "source": "# Notes from the grader (its output below; nothing in this cell is run)",
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": text}]}
 
 
 def worker_cells(nb: dict) -> list[dict]:
@@ -101,13 +115,15 @@ def write_verdicts(nb: dict, verdicts: dict, cell_errors: dict) -> dict:
 
 def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile, seed: int,
               isolated: bool = True, extra_env: dict | None = None,
-              assignment: str | Assignment | None = None) -> Row:
-    """Judge one submission and write its graded notebook into ``root/submitted/``; the row
-    holds the messages and notes.  :func:`record` then has nbgrader score it (``status``
-    stays ``"judged"`` until then; a submission that cannot be judged gets its final status)."""
+              assignment: str | Assignment | None = None, notes: Sequence[str] = ()) -> Row:
+    """Judge one submission and write its graded notebook into ``root/submitted/`` (under
+    the student's :func:`autograder.text.course_id`); the row holds the messages and notes
+    (``notes``: what finding the notebook passed over).  :func:`record` then has nbgrader
+    score it (``status`` stays ``"judged"`` until then; a submission that cannot be judged
+    gets its final status)."""
     a = assignment_named(assignment)
-    row, start = Row(student, seed=seed, isolation="bubblewrap" if isolated else "none"), \
-        time.perf_counter()
+    row, start = Row(student, seed=seed, isolation="bubblewrap" if isolated else "none",
+                     notes=list(notes)), time.perf_counter()
     if notebook is None:
         row.status = "no notebook found in the submission"
         return read_gradebook(root, row, a)
@@ -115,9 +131,9 @@ def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile,
         rebuilt = rebuild(load_submission(notebook),
                           json.loads((root / "release" / a.name / a.notebook).read_text()))
     except SubmissionError as e:
-        row.status = f"not graded: {e}"
+        row.status = f"not graded: {plain_text(e, 600)}"
         return read_gradebook(root, row, a)
-    row.notes = list(rebuilt.notes)
+    row.notes += rebuilt.notes
     tests = catalogue(a.source)
     import torch
 
@@ -147,11 +163,10 @@ def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile,
                   for k, v in client.cell_errors.items() if _refusal(v)]
     verdicts = explain(verdicts, client.cell_errors, tests)
     nb = write_verdicts(rebuilt.notebook, verdicts, client.cell_errors)
+    row.notes = [plain_text(n, 600) for n in row.notes]
     if row.notes:
-        nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {},
-                               "source": "**Notes from the grader**\n\n" + "\n".join(
-                                   f"* {plain_text(n, 300)}" for n in row.notes)})
-    submit(root, student, nb, a)
+        nb["cells"].insert(0, notes_cell(row.notes))
+    submit(root, course_id(student), nb, a)
     row.messages = {k: plain_text(v) for k, v in verdicts.items() if v}
     row.seconds = round(time.perf_counter() - start, 1)
     return row
@@ -170,7 +185,7 @@ def record(root: Path, rows: list[Row], assignment: str | Assignment | None = No
                     check=False)
     log = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])[:300]
     for row in judged:
-        if (root / "autograded" / row.student / a.name / a.notebook).is_file():
+        if (root / "autograded" / row.course_id / a.name / a.notebook).is_file():
             row.status = "graded" if row.status == JUDGED else row.status
         else:
             row.status = f"{GRADER_ERROR}: nbgrader could not record it ({log})"
@@ -180,13 +195,14 @@ def record(root: Path, rows: list[Row], assignment: str | Assignment | None = No
                  check=False)
     share = (time.perf_counter() - start) / len(judged)
     for row in judged:
-        if row.status.startswith("graded") and not _feedback(root, row.student, a).is_file():
+        if row.status.startswith("graded") and not _feedback(root, row.course_id, a).is_file():
             row.status = "graded (feedback could not be generated)"
         row.seconds = round(row.seconds + share, 1)
     return rows
 
 
 def _feedback(root: Path, student: str, a: Assignment) -> Path:
+    """``student``: the course id."""
     return root / "feedback" / student / a.name / f"{a.name}.html"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from autograder import checks
 from autograder.checks.common import check_answer
 from autograder.checks.student import CheckFailed, Opaque, Student
+from autograder.grading_key import derive
 from autograder.profiles import Profile
 
 from .client import GraderError, WorkerLost
@@ -34,6 +35,10 @@ ORDER = ["check_answer", "check_inner_update", "check_outer_step", "check_anil_a
 #: accuracy tiers: the check → (train once with the student's functions, the tier's verdict)
 TIERS = {"check_accuracy_tier": ("tier_results", "check_accuracy_tier"),
          "check_protonet_tier": ("protonet_tier_results", "check_protonet_tier")}
+#: the student's functions a tier's training calls besides the one it asks for (the right test
+#: pays: when one of them failed its own test, a failed tier names it)
+TIER_CALLS = {"check_accuracy_tier": ("check_inner_update",),
+              "check_protonet_tier": ("check_prototypes", "check_protonet_logits")}
 
 
 @dataclass
@@ -101,10 +106,11 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                 elif name in TIERS:
                     train, verdict = TIERS[name]
                     if name not in tiers:
-                        tiers[name] = getattr(checks, train)(student, profile, seed)
+                        tiers[name] = _named(getattr(checks, train)(student, profile, seed),
+                                             name, tests, verdicts)
                     getattr(checks, verdict)(test.args[0], tiers[name], profile=profile)
-                else:
-                    getattr(checks, name)(student, seed=seed)
+                else:  # each check its own stream, keyed: none predicts another
+                    getattr(checks, name)(student, seed=derive(seed, name))
                 verdicts.setdefault(test.grade_id, None)
             except CheckFailed as e:
                 verdicts[test.grade_id] = str(e)
@@ -120,6 +126,19 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                 if name in TIERS:
                     tiers[name] = verdicts[test.grade_id]
     return verdicts
+
+
+def _named(result, tier: str, tests: tuple[Test, ...], verdicts: dict):
+    """A failed tier's message names the functions it called that failed their own test."""
+    if not isinstance(result, str):
+        return result
+    failed = [t.check[len("check_"):] for t in tests if t.check in TIER_CALLS[tier]
+              and verdicts.get(t.grade_id)]
+    if not failed:
+        return result
+    names = " and ".join(dict.fromkeys(failed))
+    return (f"{result} The training calls your {names}, which failed its own test "
+            f"(test_{failed[0]}): fix {names} first, the tiers follow.")
 
 
 def _values(student: Student, tests: tuple[Test, ...]) -> dict:

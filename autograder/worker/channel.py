@@ -3,7 +3,14 @@
 A frame is ``b"HW1" | len(header) (4 bytes) | header (UTF-8 JSON) | len(payload) (8 bytes) |
 payload`` where the payload is a safetensors file of named tensors (possibly empty).  Nothing
 is ever pickled: the judge decodes what a worker sends with :func:`decode`, which accepts only
-JSON and the plain dtypes below, within size limits.
+JSON and the plain dtypes below, within limits checked before anything is allocated: the
+JSON header's size (``max_header``: the judge reads at most :data:`MAX_REPLY_HEADER` from a
+worker), the payload's size, and in the payload the safetensors header (its first 8 bytes are
+its length) with at most :data:`MAX_TENSORS` entries of plain dtypes whose sizes add up to the
+payload's — all before the tensor data is read.
+
+Every request carries an ``id`` (a counter of the judge's) that its reply echoes: a reply that
+does not is refused (:mod:`autograder.judge.client`).
 """
 
 from __future__ import annotations
@@ -19,8 +26,13 @@ from safetensors.torch import load as _load_tensors
 from safetensors.torch import save as _save_tensors
 
 MAGIC = b"HW1"
-MAX_HEADER = 4 << 20
+MAX_HEADER = 4 << 20          # a request's header (the judge sends the student's cells)
+MAX_REPLY_HEADER = 1 << 20    # what the judge accepts from a worker
+MAX_TENSORS = 4096            # tensors in one frame
+MAX_TENSOR_HEADER = 1 << 20   # the safetensors header inside a payload
 DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32, torch.bool, torch.uint8)
+#: safetensors' names of :data:`DTYPES`, with their sizes in bytes
+STORED = {"F32": 4, "F64": 8, "I64": 8, "I32": 4, "BOOL": 1, "U8": 1}
 
 
 class ChannelError(RuntimeError):
@@ -35,8 +47,61 @@ def encode(header: dict, tensors: dict[str, torch.Tensor] | None = None) -> byte
     return MAGIC + struct.pack("<I", len(body)) + body + struct.pack("<Q", len(payload)) + payload
 
 
-def decode(header: bytes, payload: bytes) -> tuple[dict, dict[str, torch.Tensor]]:
+def tensor_index(index: bytes, data_size: int, max_tensors: int = MAX_TENSORS) -> int:
+    """Check a payload's safetensors header (``index``, JSON) before its data is read: at most
+    ``max_tensors`` entries, plain dtypes, whole shapes, and data offsets that tile exactly
+    ``data_size`` bytes.  Returns the number of tensors; raises :class:`ChannelError`."""
+    try:
+        entries = json.loads(index.decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ChannelError(f"tensor index is not JSON: {e}") from None
+    if not isinstance(entries, dict):
+        raise ChannelError("tensor index is not a JSON object")
+    entries.pop("__metadata__", None)
+    if len(entries) > max_tensors:
+        raise ChannelError(f"{len(entries)} tensors in one frame: over the limit of {max_tensors}")
+    spans = sorted(_span(k, v) for k, v in entries.items())
+    end = 0
+    for start, stop in spans:
+        if start != end:
+            raise ChannelError("tensor data offsets overlap or leave gaps")
+        end = stop
+    if end != data_size:
+        raise ChannelError(f"tensor data of {data_size} bytes, the index says {end}")
+    return len(entries)
+
+
+def _span(name: str, entry) -> tuple[int, int]:
+    """One index entry's ``(start, stop)`` in the data, checked against its dtype and shape."""
+    ok = isinstance(entry, dict) and entry.get("dtype") in STORED
+    shape, offsets = (entry.get("shape"), entry.get("data_offsets")) if ok else (None, None)
+    ints = lambda xs, n=None: (isinstance(xs, list) and (n is None or len(xs) == n)  # noqa: E731
+                               and all(type(x) is int and 0 <= x < 1 << 40 for x in xs))
+    if not (ok and ints(shape) and len(shape) <= 8 and ints(offsets, 2)):
+        raise ChannelError(f"tensor {name[:80]!r}: not a plain tensor of an allowed dtype")
+    size = STORED[entry["dtype"]]
+    for d in shape:
+        size *= d
+    if offsets[1] - offsets[0] != size:
+        raise ChannelError(f"tensor {name[:80]!r}: its data does not match its shape")
+    return offsets[0], offsets[1]
+
+
+def check_payload(payload: bytes, max_tensors: int = MAX_TENSORS) -> None:
+    """A whole payload's structure (:func:`tensor_index`), before safetensors loads it."""
+    if len(payload) < 8:
+        raise ChannelError("payload is not a safetensors file: too short")
+    (n,) = struct.unpack("<Q", payload[:8])
+    if n > MAX_TENSOR_HEADER or 8 + n > len(payload):
+        raise ChannelError(f"tensor index of {n} bytes is over the limit")
+    tensor_index(payload[8:8 + n], len(payload) - 8 - n, max_tensors)
+
+
+def decode(header: bytes, payload: bytes, max_tensors: int = MAX_TENSORS
+           ) -> tuple[dict, dict[str, torch.Tensor]]:
     """Parse a frame's parts; raise :class:`ChannelError` for anything but JSON and plain tensors."""
+    if payload:
+        check_payload(payload, max_tensors)
     try:
         head = json.loads(header.decode())
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -93,16 +158,31 @@ def write_all(fd: int, data: bytes, deadline: float | None = None) -> None:
         view = view[n:]
 
 
-def receive(fd: int, max_payload: int, deadline: float | None = None
-            ) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Read one frame from ``fd`` (sizes checked before anything is allocated)."""
+def receive(fd: int, max_payload: int, deadline: float | None = None,
+            max_header: int = MAX_HEADER) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read one frame from ``fd`` (sizes and the tensor index checked before the data is read)."""
     if read_exact(fd, 3, deadline) != MAGIC:
         raise ChannelError("bad frame start")
     (n,) = struct.unpack("<I", read_exact(fd, 4, deadline))
-    if n > MAX_HEADER:
-        raise ChannelError(f"header of {n} bytes is over the limit")
+    if n > max_header:
+        raise ChannelError(f"header of {n} bytes is over the limit of {max_header}")
     header = read_exact(fd, n, deadline)
     (m,) = struct.unpack("<Q", read_exact(fd, 8, deadline))
     if m > max_payload:
         raise ChannelError(f"payload of {m} bytes is over the limit of {max_payload}")
-    return decode(header, read_exact(fd, m, deadline))
+    return decode(header, _read_payload(fd, m, deadline))
+
+
+def _read_payload(fd: int, m: int, deadline: float | None) -> bytes:
+    """A payload of ``m`` bytes whose tensor index is checked before its data is read."""
+    if m == 0:
+        return b""
+    if m < 8:
+        raise ChannelError("payload is not a safetensors file: too short")
+    start = read_exact(fd, 8, deadline)
+    (n,) = struct.unpack("<Q", start)
+    if n > MAX_TENSOR_HEADER or 8 + n > m:
+        raise ChannelError(f"tensor index of {n} bytes is over the limit")
+    index = read_exact(fd, n, deadline)
+    tensor_index(index, m - 8 - n)
+    return start + index + read_exact(fd, m - 8 - n, deadline)

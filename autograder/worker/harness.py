@@ -11,12 +11,15 @@ Started by the judge inside the sandbox (``python -m hw_worker``, which first ch
 * ``values``: the plain values (str, int, float, bool) of some names, e.g. quiz answers;
 * ``call``: build the arguments the judge describes (a model, φ, tensors, a task batch), call
   one student function, reply with what it returned and the *probes* the judge asked for
-  (gradients of the result, vector-Jacobian products, the inputs after the call);
+  (gradients of the result, vector-Jacobian products, the inputs after the call).  A call
+  that ``lend``s names (a function graded alone) binds each to a proxy for that call
+  (:mod:`.lent`): the judge computes the lent function, answering call-backs sent on the
+  reply channel until the reply;
 * ``outer_step``: call the student's ``outer_step(optimizer, meta_loss)`` on losses built here
   and reply with φ, ``.grad`` and the returned value after each call.
 
-Nothing here is trusted by the judge: it checks every reply (types, shapes, values).  No answer
-and no check lives here.
+Every reply echoes its request's ``id``.  Nothing here is trusted by the judge: it checks
+every reply (types, shapes, values).  No answer and no check lives here, nor ever comes here.
 """
 
 from __future__ import annotations
@@ -30,14 +33,10 @@ import torch
 
 from .channel import encode, receive, write_all
 from .hello import fingerprint
+from .lent import Lending, call_back, no_judge
 from .process import sweep, warm_up
 
 MAX_REQUEST = 1 << 30
-#: the imports a function sent by the judge (graded alone: the reference helper) needs
-SUBSTITUTE_PRELUDE = ("from __future__ import annotations\nimport torch\nfrom torch import nn\n"
-                      "import torch.nn.functional as F\nfrom hwlib.metric import embed\n"
-                      "from hwlib.models import Params, split_body_head, task_loss\n"
-                      "from hwlib.tasks import TaskBatch\n")
 
 
 class CellTimeout(Exception):
@@ -59,6 +58,7 @@ class Harness:
         self.namespace = namespace if namespace is not None else {}
         self.models: dict = {}
         self.shell = None
+        self.link = no_judge  # ``ask(head, tensors) -> (head, tensors)``: a call-back
 
     # ----- cells ------------------------------------------------------------------------
     def run_cells(self, head: dict, tensors: dict) -> tuple[dict, dict]:
@@ -113,7 +113,11 @@ class Harness:
                 spec["params"], tensors, spec.get("grad", True), head.get("device", "cpu"),
                 spec.get("order")))
         if "tensor" in spec:
-            return tensors[spec["tensor"]].to(head.get("device", "cpu"))
+            t = tensors[spec["tensor"]].to(head.get("device", "cpu"))
+            if spec.get("grad") and t.is_floating_point():  # a differentiable input
+                t = t.detach().clone().requires_grad_(True)
+                made[spec["tensor"]] = {"input": t}
+            return t
         if "batch" in spec:
             from hwlib.tasks import TaskBatch
 
@@ -138,15 +142,24 @@ class Harness:
         fn = self.namespace.get(head["fn"])
         if not callable(fn):
             return {"error": f"{head['fn']} is not defined (run its cell)", "kind": "missing"}, {}
+        lending = Lending(self.link, head.get("id"), self.model(head["model"])) \
+            if head.get("lend") else None
+        try:
+            return self._call(fn, head, tensors, lending)
+        finally:
+            if lending is not None:  # the judge frees the graphs: no call-back after this
+                lending.close()
+
+    def _call(self, fn, head: dict, tensors: dict, lending: Lending | None) -> tuple[dict, dict]:
         made: dict = {}
         args = [self.argument(s, head, tensors, made) for s in head.get("args", [])]
         kwargs = {k: self.argument(s, head, tensors, made) for k, s in head.get("kwargs", {}).items()}
         watch = any(p.get("kind") == "inputs_after" for p in head.get("probes", []))
         before = {k: {n: v.detach().clone() for n, v in p.items()} for k, p in made.items()} \
             if watch else {}
-        restore = self.substitute(fn, head.get("substitute") or {})
+        restore = self.lend(fn, lending, head.get("lend") or [])
         try:
-            result = fn(*args, **kwargs)
+            result = called(fn, args, kwargs, head)
         except NotImplementedError:
             return {"error": "raises NotImplementedError", "kind": "not_implemented"}, {}
         except BaseException as e:  # noqa: BLE001 - the student's code failed: say how
@@ -165,17 +178,16 @@ class Harness:
                 reply["probes"][probe["name"]] = {"error": describe(e)}
         return reply, out
 
-    def substitute(self, fn, names: dict):
-        """Bind the judge's sources for ``names`` in the function's globals for one call (a
-        function graded alone); returns the undo."""
+    @staticmethod
+    def lend(fn, lending: Lending | None, names: list):
+        """Bind a proxy of the judge's function for each of ``names`` in the function's
+        globals for one call (a function graded alone); returns the undo."""
         space = getattr(fn, "__globals__", None)
-        if not names or not isinstance(space, dict):
+        names = [n for n in names if isinstance(n, str)]
+        if lending is None or not names or not isinstance(space, dict):
             return lambda: None
         saved = {k: space[k] for k in names if k in space}
-        for name, source in names.items():
-            scope: dict = {}
-            exec(SUBSTITUTE_PRELUDE + source, scope)  # noqa: S102 - the judge's code
-            space[name] = scope[name]
+        space.update({k: lending.proxy(k) for k in names})
 
         def undo():
             for k in names:
@@ -192,6 +204,8 @@ class Harness:
                                       if not torch.equal(v.detach(), before[k][n]))}
         if kind == "grad":      # ∇ of a scalar result
             target = result[0] if isinstance(result, tuple) else result
+        elif kind == "vjp" and probe["v"] in tensors:  # ∇ <v, result> of a tensor result
+            target = (result * tensors[probe["v"]].to(result.device)).sum()
         elif kind == "vjp":     # ∇ Σ_k <v_k, result_k>
             target = sum((result[k] * tensors[f"{probe['v']}.{k}"].to(result[k].device)).sum()
                          for k in tensors_with(tensors, probe["v"]))
@@ -257,6 +271,22 @@ class Harness:
         return {"steps": steps}, out
 
 
+def called(fn, args: list, kwargs: dict, head: dict):
+    """The student's function called as the request asks: once, or ``repeat`` times on the very
+    same argument tensors (the last result: state kept in ``.grad`` shows), or ``chain`` times,
+    each call on the parameters the previous one returned (a step applied to its own θ̂)."""
+    result = fn(*args, **kwargs)
+    for _ in range(min(int(head.get("repeat", 1)), 3) - 1):
+        result = fn(*args, **kwargs)
+    at = next((i for i, s in enumerate(head.get("args", [])) if "params" in s), None)
+    for _ in range(min(int(head.get("chain", 1)), 4) - 1):
+        if at is None or not isinstance(result, dict):
+            raise TypeError(f"it returned {type(result).__name__}, not a dict of parameters")
+        args = [*args[:at], result, *args[at + 1:]]
+        result = fn(*args, **kwargs)
+    return result
+
+
 def tensors_with(tensors: dict, prefix: str) -> list[str]:
     n = len(prefix) + 1
     return [k[n:] for k in tensors if k.startswith(prefix + ".")]
@@ -273,6 +303,7 @@ def serve(request_fd: int, reply_fd: int, harness: Harness) -> None:
     ops = {"hello": lambda head, tensors: ({"environment": fingerprint()}, {}),
            "run_cells": harness.run_cells, "values": harness.values, "call": harness.call,
            "outer_step": harness.outer_step}
+    harness.link = call_back(request_fd, reply_fd, MAX_REQUEST)
     while True:
         head, tensors = receive(request_fd, MAX_REQUEST)
         if head.get("op") == "exit":
@@ -283,10 +314,10 @@ def serve(request_fd: int, reply_fd: int, harness: Harness) -> None:
         except BaseException as e:  # noqa: BLE001 - never die on a bad request
             reply, out = {"error": describe(e), "kind": "harness"}, {}
         try:
-            frame = encode(reply, out)
+            frame = encode({**reply, "id": head.get("id")}, out)
         except BaseException as e:  # noqa: BLE001 - e.g. a result that cannot be saved
             frame = encode({"error": f"the result could not be sent: {describe(e)}",
-                            "kind": "raised"})
+                            "kind": "raised", "id": head.get("id")})
         write_all(reply_fd, frame)
 
 

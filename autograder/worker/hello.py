@@ -37,7 +37,9 @@ def check_imports(packages: tuple[str, ...] = PACKAGES) -> None:
 
 
 def _package(name: str) -> dict:
-    module = sys.modules.get(name) or importlib.import_module(name)
+    # import_module, never sys.modules.get: a module another thread is still importing is in
+    # sys.modules half-initialised (no __version__ yet); import_module waits for it
+    module = importlib.import_module(name)
     where = getattr(module, "__file__", None) or ""
     return {"version": str(getattr(module, "__version__", "")),
             "file": os.path.realpath(where) if where else ""}

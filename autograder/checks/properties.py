@@ -1,0 +1,223 @@
+"""Diagnosis by properties: relations that hold for *every* correct answer, each of which
+isolates one class of mistakes.
+
+A value that differs from the reference says *that* a function is wrong; a property says *what
+kind* of wrong, whatever the student wrote: the judge calls the student's function again on
+inputs it crafts and compares the answers with each other (and with a few identities), never
+with a list of known bugs.  The first property that fails names its class of cause with the
+concrete inputs; the known-bug families (:mod:`.diagnose`) come after, for a finer name.
+
+Three shapes of graded function:
+
+* an **inner step** θ̂ = step(φ, x, y, α): :mod:`.step_properties`;
+* a **meta-batch objective** L(φ, batch, α, steps) (the meta-losses, Reptile's direction,
+  ProtoNet's loss): it depends on φ, on the query and on the support set; with α = 0 it is the
+  mean query loss of φ itself; it is the *mean over independent tasks* — L([A, A]) = L([A]),
+  L([A, B]) = (L([A]) + L([B])) / 2, L([A, B]) = L([B, A]); it depends on ``steps``; a second
+  call gives the same value;
+* a tensor function (ProtoNet's prototypes and logits): the result carries the gradient of its
+  inputs, with the reference's derivative (:func:`.protonet._graph_flows`).
+
+Each property is a function ``(ask, ...) -> str | None``: None when it holds, else the cause
+in words with the evidence.  ``ask(**changes)`` calls the student's function with some inputs
+changed and returns its (decoded, checked) output.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import torch
+
+from hwlib.models import task_loss
+from hwlib.tasks import TaskBatch
+
+Ask = Callable[..., object]
+SAME = 1e-9  # relative: two answers of one correct function on the same numbers agree to this
+
+
+def _number(x) -> float:
+    return float(x[1] if isinstance(x, tuple) else x) if not isinstance(x, dict) else float("nan")
+
+
+def flat(out) -> torch.Tensor:
+    """A function's answer as one vector (a dict of tensors, a tensor, a number, or the first
+    element of a tuple such as Reptile's (direction, loss))."""
+    if isinstance(out, tuple):
+        out = out[0]
+    if isinstance(out, Mapping):
+        return torch.cat([out[k].detach().flatten().double() for k in sorted(out)])
+    if isinstance(out, torch.Tensor):
+        return out.detach().flatten().double()
+    return torch.tensor([float(out)], dtype=torch.float64)
+
+
+def agree(a, b, rtol: float = 1e-7) -> bool:
+    """Two answers of the student's function agree (relative to their size)."""
+    x, y = flat(a), flat(b)
+    if x.shape != y.shape or not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        return False
+    return bool((x - y).abs().max() <= rtol * max(1.0, y.abs().max().item()))
+
+
+def _show(out) -> str:
+    v = flat(out)
+    return f"{v.item():.6g}" if v.numel() == 1 else f"‖·‖ = {v.norm().item():.6g}"
+
+
+def perturbed(phi: Mapping[str, torch.Tensor], scale: float = 0.3, seed: int = 0) -> dict:
+    gen = torch.Generator().manual_seed(seed + 101)
+    return {k: (v.detach() + scale * torch.randn(v.shape, generator=gen, dtype=v.dtype))
+            for k, v in phi.items()}
+
+
+def tasks(batch: TaskBatch, *index: int) -> TaskBatch:
+    """The meta-batch of the tasks ``index`` of ``batch`` (repeats allowed)."""
+    i = torch.tensor(index)
+    return TaskBatch(batch.x_support[i], batch.y_support[i], batch.x_query[i], batch.y_query[i])
+
+
+def with_set(batch: TaskBatch, which: str, shift: float = 1.0) -> TaskBatch:
+    """``batch`` with the targets (regression) or inputs of its support or query set moved."""
+    xs, ys, xq, yq = batch.x_support, batch.y_support, batch.x_query, batch.y_query
+    if which == "support":
+        ys = ys + shift if ys.is_floating_point() else ys
+        xs = xs if ys.is_floating_point() else xs + shift
+    else:
+        yq = yq + shift if yq.is_floating_point() else yq
+        xq = xq if yq.is_floating_point() else xq + shift
+    return TaskBatch(xs, ys, xq, yq)
+
+
+# ---- a meta-batch objective L(φ, batch, α, steps) ---------------------------------------------
+
+def objective_violation(ask: Ask, name: str, phi: dict, batch: TaskBatch, alpha: float,
+                        steps: int, phi_loss: Callable[[TaskBatch], float] | None = None
+                        ) -> str | None:
+    """The first property of a meta-batch objective that fails (see the module), or None.
+    ``phi_loss(batch)``: the mean query loss of φ itself (α = 0), when α applies."""
+    base = ask()
+    for prop in (_repeatable, _uses_phi, _uses_query, _uses_support, _scaled, _independent,
+                 _mean, _query_mean, _order, _alpha_zero, _uses_steps):
+        said = prop(ask, base, name, phi, batch, alpha, steps, phi_loss)
+        if said:
+            return said
+    return None
+
+
+def _repeatable(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    again = ask()
+    if not agree(again, base, SAME):
+        return (f"two calls of {name} with the same inputs gave {_show(base)} and {_show(again)}:"
+                " state is kept between calls (a global, a cache, gradients left in .grad)")
+
+
+def _uses_phi(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    if agree(ask(phi=perturbed(phi)), base, SAME):
+        return (f"{name} does not change when φ changes: it is not computed from the φ you "
+                "were given (the model's own weights — model(x), model.parameters() — instead "
+                "of functional calls on φ?)")
+
+
+def _uses_query(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    if name.startswith("reptile"):
+        return None  # Reptile trains on support ∪ query: the sets are not told apart
+    if agree(ask(batch=with_set(batch, "query")), base, SAME):
+        return (f"{name} does not change when the query set changes: θ̂ is never scored on the "
+                "query set")
+
+
+def _uses_support(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    if agree(ask(batch=with_set(batch, "support")), base, SAME):
+        return (f"{name} does not change when the support set changes: the support set is never "
+                "used (θ̂ is not adapted on it, the prototypes are not built from it, or what "
+                "is built from it is not what is scored)")
+
+
+def _alpha_zero(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    if phi_loss is None:
+        return None
+    got, want = _number(ask(alpha=0.0)), phi_loss(batch)
+    if abs(got - want) > 1e-7 * max(1.0, abs(want)):
+        finer = ""
+        if abs(got - phi_loss(batch, "support")) <= 1e-7 * max(1.0, abs(got)):
+            finer = ": it scores the support set"
+        elif abs(got - len(batch) * want) <= 1e-7 * max(1.0, abs(got)):
+            finer = f": it is {len(batch)}× too large, the task losses are summed"
+        return (f"with α = 0 (no adaptation, θ̂ = φ) {name} must be the mean query loss of φ "
+                f"itself, {want:.6g}; yours is {got:.6g}{finer}")
+
+
+def _scaled(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    one, twice = ask(batch=tasks(batch, 0)), ask(batch=tasks(batch, 0, 0))
+    for factor, why in ((2, "summed over the tasks instead of averaged"),
+                        (0.5, "divided by the number of tasks once too often")):
+        if agree(twice, flat(one) * factor):
+            return (f"{name} is not the mean over the meta-batch's tasks: a meta-batch holding "
+                    f"one task twice gave {_show(twice)}, that task alone {_show(one)} — it is "
+                    f"{why}")
+
+
+def _mean(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    one, twice = ask(batch=tasks(batch, 0)), ask(batch=tasks(batch, 0, 0))
+    if not agree(twice, one):
+        return (f"{name} is not the mean over the meta-batch's tasks: a meta-batch holding one "
+                f"task twice gave {_show(twice)}, that task alone {_show(one)}")
+
+
+def _independent(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    a, b, both = ask(batch=tasks(batch, 0)), ask(batch=tasks(batch, 1)), \
+        ask(batch=tasks(batch, 0, 1))
+    mean = (flat(a) + flat(b)) / 2
+    if agree(both, mean):
+        return None
+    if agree(both, b):
+        return (f"only the last task counts in {name}: [A, B] gave the value of [B] alone "
+                "(the result is overwritten in the loop over tasks instead of collected)")
+    if agree(both, a):
+        return f"only the first task counts in {name}: [A, B] gave the value of [A] alone"
+    return (f"the tasks of a meta-batch are not independent in {name}: [A, B] gave "
+            f"{_show(both)}, but [A] alone {_show(a)} and [B] alone {_show(b)} (mean "
+            f"{_show(mean)}) — each task must start again from φ (θ̂ of one task leaks into "
+            "the next, or state is kept across tasks)")
+
+
+def _query_mean(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    if name.startswith("reptile"):
+        return None
+    doubled = TaskBatch(batch.x_support, batch.y_support, torch.cat([batch.x_query] * 2, 1),
+                        torch.cat([batch.y_query] * 2, 1))
+    twice = ask(batch=doubled)
+    if not agree(twice, base):
+        ratio = _number(twice) / _number(base) if _number(base) else float("nan")
+        finer = " — the query losses are summed instead of averaged" if abs(ratio - 2) < 1e-6 \
+            else ""
+        return (f"{name} changes when every query example is given twice ({_show(base)} → "
+                f"{_show(twice)}): a task's loss must be the mean over its query examples"
+                f"{finer}")
+
+
+def _order(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    ab, ba = ask(batch=tasks(batch, 0, 1)), ask(batch=tasks(batch, 1, 0))
+    if not agree(ab, ba):
+        return (f"{name} depends on the order of the tasks: [A, B] gave {_show(ab)}, [B, A] "
+                f"{_show(ba)}")
+
+
+def _uses_steps(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    if steps is None:  # no inner loop (ProtoNet)
+        return None
+    other = 2 if steps == 1 else 1
+    if agree(ask(steps=other), base, SAME):
+        return (f"{name} gives the same result with steps={steps} and steps={other}: it "
+                "ignores `steps` (the inner loop must take exactly `steps` steps)")
+
+
+def mean_query_loss(model, phi: Mapping[str, torch.Tensor]) -> Callable[..., float]:
+    """``phi_loss(batch, which="query")``: (1/B) Σ_i l(φ; set_i) — the meta-loss at α = 0."""
+    def loss(batch: TaskBatch, which: str = "query") -> float:
+        with torch.no_grad():
+            values = [task_loss(model, phi, t.x_query if which == "query" else t.x_support,
+                                t.y_query if which == "query" else t.y_support) for t in batch]
+        return torch.stack(values).mean().item()
+    return loss
