@@ -58,10 +58,16 @@ def load_cases(path: str | Path) -> list[dict]:
 
 def verdicts(case: dict, seed: int) -> dict[str, str | None]:
     """Every unit check of the case's assignment on the case's namespace: name → message."""
+    return verdicts_of(case, seed)
+
+
+def verdicts_of(case: dict, seed: int, only: str | None = None) -> dict[str, str | None]:
+    """The unit checks of the case's assignment (``only``: that function's) on the case's
+    namespace: function name → failure message (None: passed)."""
     functions, make = ASSIGNMENTS[case["assignment"]]
     namespace = make(Variant(case["name"], case["function"], case["source"]))
     out: dict[str, str | None] = {}
-    for name in functions:
+    for name in [only] if only else functions:
         try:
             getattr(checks, f"check_{name}")(namespace[name], seed=seed)
             out[name] = None

@@ -22,7 +22,8 @@ from .common import (CONV_SPEC, MLP_SPEC, check_params_dict, close, combine, fai
                      grading_alpha, leaf, require_finite, same_number,
                      tiny_classification, true_gradient)
 from .diagnose import HARD_CODED, adapt, closest_params, example_params
-from .step_properties import step_violation
+from .properties import flat
+from .step_properties import step_shape, step_violation
 from .student import MODEL, P, Student
 
 INPUTS = {"name": "inputs", "kind": "inputs_after"}
@@ -219,6 +220,10 @@ def check_outer_step(outer_step, seed: int = 0) -> None:
              "call meta_loss.backward() once." if doubled else
              "outer_step moved φ by two optimizer steps: call optimizer.step() once.")
     if not close(now[0], want[0]):
+        said = step_shape("outer_step", flat({k: now[0][k] - phi[k].detach() for k in phi}),
+                          flat({k: want[0][k] - phi[k].detach() for k in phi}), rate="lr")
+        if said:
+            fail(f"outer_step is wrong: {said}.")
         fail(example_params("outer_step", now[0], want[0],
                             f"one SGD step (lr {lr}) on a given meta-loss; φ after the step"))
     if close(now[1], accumulated[1]) and not close(now[1], want[1]):
@@ -238,6 +243,30 @@ def check_outer_step(outer_step, seed: int = 0) -> None:
                                                    values[0], rtol=1e-9):
         fail(f"outer_step should return the meta-loss as a Python float (loss.item()), got "
              f"{value!r} (the meta-loss was {values[0]:.6g}).")
+    _with_adam(s, model, phi, data[0], lr, want[0])
+
+
+def _with_adam(s: Student, model, phi: dict, data: tuple, lr: float, sgd: dict) -> None:
+    """The step is the optimizer's, whichever it is: with Adam (the skeleton's), φ after one
+    call is φ after one Adam step — not a hand-made SGD step, not a fresh optimizer's."""
+    got = s.outer_step(MLP_SPEC, phi, [data], lr, optimizer="adam")
+    if got["error"]:
+        fail(got["error"])
+    now = {k: got["tensors"].get(f"phi0.{k}") for k in phi}
+    if any(t is None for t in now.values()):
+        fail("outer_step: φ could not be read back after the call.")
+    at = leaf(phi)
+    adam = torch.optim.Adam(list(at.values()), lr=lr)
+    task_loss(model, at, *data).backward()
+    adam.step()
+    if close(now, {k: v.detach() for k, v in at.items()}):
+        return
+    if close(now, sgd):
+        fail("outer_step updates φ by hand (p -= lr · p.grad) instead of calling "
+             "optimizer.step(): right for plain SGD only — the skeleton's optimizer is Adam.")
+    fail("outer_step with an Adam optimizer did not take that optimizer's one step (a new "
+         "optimizer built inside, or its own update rule?): use the optimizer it is given — "
+         "zero_grad(), backward(), step().")
 
 
 def check_anil_adapt(anil_adapt, seed: int = 0) -> None:

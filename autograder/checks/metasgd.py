@@ -150,6 +150,13 @@ def _called_again(s: Student, model, phi: dict, alphas: dict, t) -> None:
         fail(f"calling {INNER} twice on the same parameter tensors gives a different θ̂ the "
              "second time: the gradient is accumulated in .grad (loss.backward()) or state is "
              "kept between calls — compute it with torch.autograd.grad.")
+    shuffled = dict(reversed(list(alphas.items())))  # α's keys in another order than φ's
+    again = _called(s, INNER, MLP_SPEC, P(phi), P(shuffled), t.x_support, t.y_support).value
+    if type(again) is not dict or any(not isinstance(again.get(k), torch.Tensor) or
+                                      again[k].shape != v.shape for k, v in phi.items()) \
+            or not close(again, step(phi)):
+        fail(f"{INNER} pairs parameters and rates by position: with α's keys in another order "
+             "than φ's, θ̂ changes — look each rate up by its name, alphas[name].")
     twice = _called(s, INNER, MLP_SPEC, *data, chain=2).value
     check_params_dict(INNER, twice, phi)
     if not close(twice, step(step(phi)), rtol=1e-6, atol=1e-9):

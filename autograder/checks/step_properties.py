@@ -77,23 +77,29 @@ def _step_direction(ask, base, name, phi, grad, alpha, keys, delta):
     g = grad(phi)
     want = {k: -(alpha[k] if isinstance(alpha, Mapping) else alpha) * g[k].detach()
             for k in keys}
-    x, y = flat(delta), flat(want)
+    return step_shape(name, flat(delta), flat(want), _eps(phi),
+                      flat(alpha) if isinstance(alpha, Mapping) else None)
+
+
+def step_shape(name: str, x: torch.Tensor, y: torch.Tensor, eps: float = 1.0,
+               rates: torch.Tensor | None = None, rate: str = "α") -> str | None:
+    """How a step ``x`` differs from the step ``y`` = −rate·∇l it should be, if it is a
+    rescaled, reversed, clipped or partly different copy of it (else None)."""
     if x.norm() == 0 or y.norm() == 0:
         return None
     cos = (x @ y / (x.norm() * y.norm())).item()
     ratio = (x.norm() / y.norm()).item()
-    eps = _eps(phi)
     if cos > 1 - 1e-9 * eps and abs(ratio - 1) > 1e-6 * eps:
         n = round(1 / ratio)
         fraction = (f" = 1/{n}: the loss or its gradient is divided by {n} (the number of "
-                    "points? task_loss is already a mean)") if n > 1 and abs(n * ratio - 1) < 1e-6 * eps \
-            else ""
-        return (f"{name}'s step points along −∇l but its size is {ratio:.4g}× α‖∇l‖{fraction}: "
-                "the gradient is rescaled (divided, clipped, normalised, or α applied to a "
-                "changed gradient)")
+                    "points? task_loss is already a mean)") \
+            if n > 1 and abs(n * ratio - 1) < 1e-6 * eps else ""
+        return (f"{name}'s step points along −∇l but its size is {ratio:.4g}× {rate}‖∇l‖"
+                f"{fraction}: the gradient or the rate is changed (divided, clipped, normalised, "
+                "another learning rate)")
     if cos < -1 + 1e-9 * eps:
         return f"{name}'s step points along +∇l: the update has the wrong sign (θ̂ = θ − α∇l)"
-    return _entrywise(name, x, y, eps, flat(alpha) if isinstance(alpha, Mapping) else None)
+    return _entrywise(name, x, y, eps, rates)
 
 
 def _entrywise(name: str, x: torch.Tensor, y: torch.Tensor, eps: float,

@@ -106,12 +106,14 @@ class Student:
                            if isinstance(v, dict)}
         return call
 
-    def outer_step(self, model: dict, phi: dict, data: list[tuple], lr: float) -> dict:
+    def outer_step(self, model: dict, phi: dict, data: list[tuple], lr: float,
+                   optimizer: str = "sgd") -> dict:
         tensors = {f"phi.{k}": v for k, v in phi.items()}
         for i, (x, y) in enumerate(data):
             tensors[f"x{i}"], tensors[f"y{i}"] = x, y
         reply = self.client.request({"op": "outer_step", "model": model, "lr": lr,
-                                     "calls": len(data), "order": list(phi)}, tensors)
+                                     "calls": len(data), "order": list(phi),
+                                     "optimizer": optimizer}, tensors)
         return {"error": _error("outer_step", reply.head), "steps": reply.head.get("steps"),
                 "tensors": reply.tensors}
 

@@ -250,7 +250,8 @@ class Harness:
             return {"error": "outer_step is not defined (run its cell)", "kind": "missing"}, {}
         model, phi = self.model(head["model"]), self.params("phi", tensors, True,
                                                             order=head.get("order"))
-        opt = torch.optim.SGD(list(phi.values()), lr=head["lr"])
+        opt = (torch.optim.Adam if head.get("optimizer") == "adam" else torch.optim.SGD)(
+            list(phi.values()), lr=head["lr"])
         steps, out = [], {}
         for i in range(head["calls"]):
             loss = task_loss(model, phi, tensors[f"x{i}"], tensors[f"y{i}"])
