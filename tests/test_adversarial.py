@@ -194,6 +194,9 @@ def test_no_attack_buys_a_point_or_hurts_anyone(tmp_path, grading_data, seed_tem
             (canary / "precious.txt").read_text() != "ORIGINAL":
         problems.append(f"canary touched: {os.listdir(canary)}")
 
+    if os.environ.get("HW_ADVERSARIAL_SCORES"):  # the regrade measurement (issue 24) reads it
+        Path(os.environ["HW_ADVERSARIAL_SCORES"]).write_text(json.dumps(
+            {r.student: [r.score, r.max_score, r.status] for r in rows}, sort_keys=True))
     if sorted(r.student for r in rows) != sorted(PACKS):
         problems.append(f"not one row per notebook: {sorted(r.student for r in rows)}")
     for row in rows:

@@ -84,15 +84,15 @@ def test_each_kind_of_meta_loss_bug_breaks_the_property_that_names_it(fn, said):
 def _step(fn) -> str | None:
     t = BATCH[0]
 
-    def ask(phi=PHI, alpha=ALPHA, repeat=False):
-        at = leaf(phi)
-        out = fn(MODEL, at, t.x_support, t.y_support, alpha)
-        return fn(MODEL, at, t.x_support, t.y_support, alpha) if repeat else out
+    def ask(phi=PHI, alpha=ALPHA, repeat=False, scale=1.0):
+        at, y = leaf(phi), t.y_support * scale
+        out = fn(MODEL, at, t.x_support, y, alpha)
+        return fn(MODEL, at, t.x_support, y, alpha) if repeat else out
 
-    def grad(phi):
+    def grad(phi, scale=1.0):
         at = leaf(phi)
-        return dict(zip(at, torch.autograd.grad(task_loss(MODEL, at, t.x_support, t.y_support),
-                                                list(at.values()))))
+        loss = task_loss(MODEL, at, t.x_support, t.y_support * scale)
+        return dict(zip(at, torch.autograd.grad(loss, list(at.values()))))
     return step_violation(ask, "inner_update", PHI, grad, ALPHA)
 
 
@@ -123,3 +123,66 @@ def alpha_squared(model, params, x, y, alpha, create_graph=False):
 def test_each_kind_of_inner_step_bug_breaks_the_property_that_names_it(fn, said):
     assert _step(ref.inner_update) is None
     assert said in (_step(fn) or ""), _step(fn)
+
+
+def clip_norm_one(model, params, x, y, alpha, create_graph=False):
+    g = torch.autograd.grad(task_loss(model, params, x, y), list(params.values()))
+    total = torch.sqrt(sum((gk ** 2).sum() for gk in g))
+    return {k: p - alpha * gk / max(1.0, total.item()) for (k, p), gk in zip(params.items(), g)}
+
+
+def bias_left_out(model, params, x, y, alpha, create_graph=False):
+    g = torch.autograd.grad(task_loss(model, params, x, y), list(params.values()))
+    return {k: p if k == "head.bias" else p - alpha * gk
+            for (k, p), gk in zip(params.items(), g)}
+
+
+def no_step(model, params, x, y, alpha, create_graph=False):
+    return dict(params)
+
+
+@pytest.mark.parametrize("fn, said", [
+    (clip_norm_one, "large gradients"), (bias_left_out, "does not update head.bias"),
+    (no_step, "no step was taken"),
+])
+def test_clipping_a_skipped_tensor_and_no_step_are_named_whatever_the_gradient_size(fn, said):
+    assert said in (_step(fn) or ""), _step(fn)
+
+
+def test_prototype_logit_and_protonet_loss_properties_name_their_class_of_cause():
+    from autograder.checks.common import tiny_classification
+    from autograder.checks.protonet_properties import (logit_violation, loss_violation,
+                                                       prototype_violation)
+    from autograder.reference import answers_metasgd_protonet as proto
+    from hwlib.models import split_body_head
+
+    z, labels = torch.randn(6, 5, dtype=torch.float64), torch.tensor([2, 0, 1, 1, 0, 2])
+    assert prototype_violation(lambda a, b: proto.prototypes(a, b, 3), z, labels, 3) is None
+    unit = lambda a, b: torch.nn.functional.normalize(proto.prototypes(a, b, 3), dim=1)  # noqa
+    assert "not normalised" in prototype_violation(unit, z, labels, 3)
+    q, c = torch.randn(4, 5, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
+    assert logit_violation(proto.protonet_logits, q, c) is None
+    probs = lambda a, b: proto.protonet_logits(a, b).softmax(1)  # noqa: E731
+    assert "softmax probabilities" in logit_violation(probs, q, c)
+    distance = lambda a, b: -torch.cdist(a, b)  # noqa: E731
+    assert "squared" in logit_violation(distance, q, c)
+
+    model, phi, batch = tiny_classification(seed=0)
+    body = split_body_head(phi)[0]
+
+    def loss_of(fn):
+        return lambda b: float(fn(model, body, b).detach())
+
+    def n_is_support_size(model, phi, batch):
+        losses = []
+        for t in batch:
+            n_way = len(t.y_support)
+            cs = proto.prototypes(proto.embed(model, phi, t.x_support), t.y_support, n_way)
+            logits = proto.protonet_logits(proto.embed(model, phi, t.x_query), cs)
+            losses.append(torch.nn.functional.cross_entropy(logits, t.y_query))
+        return torch.stack(losses).mean()
+
+    assert loss_violation(loss_of(proto.protonet_loss), batch, lambda: 1.0) is None
+    assert "N and K are mixed up" in loss_violation(loss_of(n_is_support_size), batch,
+                                                    lambda: 1.0)
+    assert "float32" in loss_violation(loss_of(proto.protonet_loss), batch, lambda: float("inf"))

@@ -3,7 +3,8 @@
 from .accuracy import check_accuracy_tier, tier_results, train_and_evaluate
 from .accuracy_protonet import check_protonet_tier, protonet_tier_results
 from .common import check_answer
-from .gradients import check_anil_adapt, check_inner_update, check_outer_step
+from .gradients import check_anil_adapt, check_inner_update
+from .outer_step import check_outer_step
 from .reptile import check_reptile_meta_gradient
 from .meta_loss import check_fomaml_meta_loss, check_maml_meta_loss
 from .metasgd import check_metasgd_inner_update, check_metasgd_meta_loss

@@ -25,6 +25,7 @@ from .common import (CONV_SPEC, MLP_SPEC, check_params_dict, close, fail, leaf, 
                      returned_loss, same_number, tiny_classification, true_gradient)
 from .diagnose import closest, closest_params, example_params, example_value
 from .properties import mean_query_loss, objective_violation
+from .gradients import first_order
 from .step_properties import step_violation
 from .diagnose_metasgd import (alpha_family, describe, draw_alphas, meta_loss_family,
                                metasgd_loss, scalar_step, stepped)
@@ -60,8 +61,9 @@ def _support_gradient(model, phi: dict, x, y) -> dict:
 
 def _step_asker(s: Student, spec: dict, phi: dict, alphas: dict, t):
     """``ask(phi=, alpha=, repeat=)``: the student's step (for :func:`.step_violation`)."""
-    def ask(phi: dict = phi, alpha: dict = alphas, repeat: bool = False) -> dict:
-        c = _called(s, INNER, spec, P(phi), P(alpha), t.x_support, t.y_support,
+    def ask(phi: dict = phi, alpha: dict = alphas, repeat: bool = False,
+            scale: float = 1.0) -> dict:
+        c = _called(s, INNER, spec, P(phi), P(alpha), t.x_support, t.y_support * scale,
                     repeat=2 if repeat else 1)
         check_params_dict(INNER, c.value, phi, c.subclassed)
         return c.value
@@ -77,15 +79,19 @@ def _inner_value(s: Student, seed: int, dtype: torch.dtype) -> tuple:
     g = _support_gradient(model, phi, t.x_support, t.y_support)
     want = stepped(phi, alphas, g)
     tol = {"rtol": 1e-5, "atol": 1e-8} if dtype == torch.float64 else {"rtol": 1e-4, "atol": 1e-6}
-    if not close(c.value, want, **tol):
+    right = close(c.value, want, **tol)
+    if dtype == torch.float64 or not right:  # the properties first, on float64
         family = [(cause, lambda a=a: stepped(phi, a, g)) for cause, a in alpha_family(alphas)]
-        cause = closest_params(c.value, family, **tol) or scalar_step(c.value, phi, g)
+        cause = None if right else (closest_params(c.value, family, **tol)
+                                    or scalar_step(c.value, phi, g))
         said = step_violation(_step_asker(s, spec, phi, alphas, t), INNER, phi,
-                              lambda p: _support_gradient(model, p, t.x_support, t.y_support),
+                              lambda p, scale=1.0: _support_gradient(
+                                  model, p, t.x_support, t.y_support * scale),
                               alphas)
         if said or cause:
             fail(f"{INNER} is wrong: " + (f"{said} — precisely, {cause}." if said and cause
                                          else f"{said or cause}."))
+    if not right:
         fail(example_params(INNER, c.value, want, f"a 1-6-6-1 MLP ({dtype}, 4 points, one α "
                                                   "per element of θ); θ − α ⊙ ∇θ l(θ)"))
     return model, phi, alphas, t, g
@@ -94,10 +100,10 @@ def _inner_value(s: Student, seed: int, dtype: torch.dtype) -> tuple:
 def check_metasgd_inner_update(metasgd_inner_update, seed: int = 0) -> None:
     """θ̂ = θ − α ⊙ ∇θ l(θ) (float64, float32, and a Conv4 task with shuffled labels); θ̂
     differentiable w.r.t. θ and α; with ``create_graph=True`` its derivative w.r.t. θ is
-    I − α ⊙ ∇²l(θ).  (Keeping the graph when not asked, e.g. with torch.func, is allowed.)"""
+    I − α ⊙ ∇²l(θ), with ``create_graph=False`` it is I (first order)."""
     s = Student.of(metasgd_inner_update, INNER)
-    _inner_value(s, seed, torch.float32)
     model, phi, alphas, t, g = _inner_value(s, seed, torch.float64)
+    _inner_value(s, seed, torch.float32)
     conv, cphi, cbatch = tiny_classification(seed=seed)
     calphas, ct = draw_alphas(cphi, seed), cbatch[0]
     c = _called(s, INNER, CONV_SPEC, P(cphi), P(calphas), ct.x_support, ct.y_support)
@@ -135,6 +141,7 @@ def check_metasgd_inner_update(metasgd_inner_update, seed: int = 0) -> None:
     if not close(second, want, rtol=1e-4, atol=1e-7):
         fail(f"{INNER}(create_graph=True): the derivative of θ̂ w.r.t. θ differs from "
              "I − α ⊙ ∇²l(θ) (checked with a vector-Jacobian product).")
+    first_order(first, v, want, INNER)
     _called_again(s, model, phi, alphas, t)
 
 

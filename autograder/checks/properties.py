@@ -97,8 +97,8 @@ def objective_violation(ask: Ask, name: str, phi: dict, batch: TaskBatch, alpha:
     """The first property of a meta-batch objective that fails (see the module), or None.
     ``phi_loss(batch)``: the mean query loss of φ itself (α = 0), when α applies."""
     base = ask()
-    for prop in (_repeatable, _uses_phi, _uses_query, _uses_support, _scaled, _independent,
-                 _mean, _query_mean, _order, _alpha_zero, _uses_steps):
+    for prop in (_repeatable, _uses_phi, _uses_query, _uses_support, _tasks, _query_mean,
+                 _alpha_zero, _uses_steps):
         said = prop(ask, base, name, phi, batch, alpha, steps, phi_loss)
         if said:
             return said
@@ -129,6 +129,11 @@ def _uses_query(ask, base, name, phi, batch, alpha, steps, phi_loss):
 
 def _uses_support(ask, base, name, phi, batch, alpha, steps, phi_loss):
     if agree(ask(batch=with_set(batch, "support")), base, SAME):
+        if steps is not None and not agree(ask(batch=with_set(batch, "support"), steps=steps + 1),
+                                           ask(steps=steps + 1), SAME):
+            return (f"{name} ignores the support set with steps={steps} but uses it with "
+                    f"steps={steps + 1}: the inner loop takes one step too few (an off-by-one "
+                    "in the loop over steps, e.g. range(1, steps))")
         return (f"{name} does not change when the support set changes: the support set is never "
                 "used (θ̂ is not adapted on it, the prototypes are not built from it, or what "
                 "is built from it is not what is scored)")
@@ -148,38 +153,36 @@ def _alpha_zero(ask, base, name, phi, batch, alpha, steps, phi_loss):
                 f"itself, {want:.6g}; yours is {got:.6g}{finer}")
 
 
-def _scaled(ask, base, name, phi, batch, alpha, steps, phi_loss):
-    one, twice = ask(batch=tasks(batch, 0)), ask(batch=tasks(batch, 0, 0))
+def _tasks(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    """L is the mean over independent tasks: asked on [A], [B], [A, A], [A, B] and [B, A],
+    every correct answer gives L([A, A]) = L([A]), L([A, B]) = L([B, A]) = (L([A]) + L([B]))/2.
+    Which relation breaks, and how, names the class of mistake."""
+    a, b = flat(ask(batch=tasks(batch, 0))), flat(ask(batch=tasks(batch, 1)))
+    aa, ab, ba = (flat(ask(batch=tasks(batch, *i))) for i in ((0, 0), (0, 1), (1, 0)))
+    if agree(ab, (a + b) / 2) and agree(aa, a) and agree(ba, ab):
+        return None
+    seen = (f"[A] gave {_show(a)}, [B] {_show(b)}, [A, B] {_show(ab)}, [B, A] {_show(ba)}, "
+            f"[A, A] {_show(aa)}")
+    for which, one, other in (("last", b, a), ("first", a, b)):
+        for factor, scale in ((1, ""), (0.5, ", divided by the number of tasks")):
+            if agree(ab, one * factor) and not agree(ab, other * factor):
+                where = ("the result is overwritten in the loop over tasks instead of "
+                         "accumulated" if which == "last" else
+                         "the loop over tasks stops after the first one — a `return` or `break` "
+                         "inside the loop?")
+                return (f"only the {which} task of a meta-batch counts in {name}{scale}: {seen} "
+                        f"— {where}")
     for factor, why in ((2, "summed over the tasks instead of averaged"),
                         (0.5, "divided by the number of tasks once too often")):
-        if agree(twice, flat(one) * factor):
-            return (f"{name} is not the mean over the meta-batch's tasks: a meta-batch holding "
-                    f"one task twice gave {_show(twice)}, that task alone {_show(one)} — it is "
-                    f"{why}")
-
-
-def _mean(ask, base, name, phi, batch, alpha, steps, phi_loss):
-    one, twice = ask(batch=tasks(batch, 0)), ask(batch=tasks(batch, 0, 0))
-    if not agree(twice, one):
-        return (f"{name} is not the mean over the meta-batch's tasks: a meta-batch holding one "
-                f"task twice gave {_show(twice)}, that task alone {_show(one)}")
-
-
-def _independent(ask, base, name, phi, batch, alpha, steps, phi_loss):
-    a, b, both = ask(batch=tasks(batch, 0)), ask(batch=tasks(batch, 1)), \
-        ask(batch=tasks(batch, 0, 1))
-    mean = (flat(a) + flat(b)) / 2
-    if agree(both, mean):
-        return None
-    if agree(both, b):
-        return (f"only the last task counts in {name}: [A, B] gave the value of [B] alone "
-                "(the result is overwritten in the loop over tasks instead of collected)")
-    if agree(both, a):
-        return f"only the first task counts in {name}: [A, B] gave the value of [A] alone"
-    return (f"the tasks of a meta-batch are not independent in {name}: [A, B] gave "
-            f"{_show(both)}, but [A] alone {_show(a)} and [B] alone {_show(b)} (mean "
-            f"{_show(mean)}) — each task must start again from φ (θ̂ of one task leaks into "
-            "the next, or state is kept across tasks)")
+        if agree(aa, a * factor) and agree(ab, (a + b) / 2 * factor):
+            return f"{name} is not the mean over the meta-batch's tasks: {seen} — it is {why}"
+    if not agree(ab, ba):
+        return (f"the tasks of a meta-batch are not independent in {name}: it depends on their "
+                f"order ({seen}) — each task must start again from φ (θ̂ of one task leaks into "
+                "the next, or state is kept across tasks)")
+    return (f"the tasks of a meta-batch are not independent in {name}: {seen}; a correct one "
+            "gives the mean of [A] and [B] for [A, B] and the value of [A] for [A, A] — each "
+            "task must start again from φ, and every task counts once")
 
 
 def _query_mean(ask, base, name, phi, batch, alpha, steps, phi_loss):
@@ -195,13 +198,6 @@ def _query_mean(ask, base, name, phi, batch, alpha, steps, phi_loss):
         return (f"{name} changes when every query example is given twice ({_show(base)} → "
                 f"{_show(twice)}): a task's loss must be the mean over its query examples"
                 f"{finer}")
-
-
-def _order(ask, base, name, phi, batch, alpha, steps, phi_loss):
-    ab, ba = ask(batch=tasks(batch, 0, 1)), ask(batch=tasks(batch, 1, 0))
-    if not agree(ab, ba):
-        return (f"{name} depends on the order of the tasks: [A, B] gave {_show(ab)}, [B, A] "
-                f"{_show(ba)}")
 
 
 def _uses_steps(ask, base, name, phi, batch, alpha, steps, phi_loss):

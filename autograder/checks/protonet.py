@@ -23,6 +23,7 @@ from .common import (CONV_SPEC, MLP_SPEC, close, fail, leaf, max_diff, returned_
                      require_finite, same_number, tiny_classification)
 from .diagnose import closest, closest_params, example_value
 from .properties import objective_violation
+from .protonet_properties import logit_violation, loss_violation, prototype_violation
 from .diagnose_protonet import (draw_embeddings, gradient_family, logit_family, loss_family,
                                 prototype_family, row_permutation)
 from .student import MODEL, G, Opaque, P, Student
@@ -75,13 +76,20 @@ def check_prototypes(prototypes, seed: int = 0) -> None:
              "over its examples (dim=0) to get [n_way, d].")
     out = _tensor("prototypes", call, (n_way, d), "[n_way, d]")
     want = ref.prototypes(z, labels, n_way)
+    family = [(cause, lambda f=f: {"c": f()}) for cause, f in prototype_family(z, labels, n_way, k)]
+    said = prototype_violation(lambda zz, yy: s.call("prototypes", MLP_SPEC, zz, yy, n_way).value,
+                               z, labels, n_way)
+    if said:  # the properties first
+        cause = ("the rows are the right class means but not in label order: row k must be "
+                 "the prototype of label k" if row_permutation(out, want) else
+                 closest_params({"c": out}, family))
+        fail(f"prototypes is wrong: {said}" + (f" — precisely, {cause}." if cause else "."))
     if close({"c": out}, {"c": want}):
         return _graph_flows(s, "prototypes", (z, labels, n_way), [0], ref.prototypes, seed)
     if row_permutation(out, want):
         fail("prototypes are the right class means but the rows are not in label order: row k "
              "must be the prototype of label k (e.g. loop over range(n_way), not over the "
              "labels in the order they appear).")
-    family = [(cause, lambda f=f: {"c": f()}) for cause, f in prototype_family(z, labels, n_way, k)]
     cause = closest_params({"c": out}, family)
     if cause:
         fail(f"prototypes is wrong: {cause}.")
@@ -129,10 +137,13 @@ def check_protonet_logits(protonet_logits, seed: int = 0) -> None:
     call = s.call("protonet_logits", MLP_SPEC, q, c)
     out = _tensor("protonet_logits", call, (n_query, n_way), "[n_query, n_way]")
     want = ref.protonet_logits(q, c)
+    family = [(cause, lambda f=f: {"l": f()}) for cause, f in logit_family(q, c)]
+    cause = None if close({"l": out}, {"l": want}) else closest_params({"l": out}, family)
+    said = logit_violation(lambda qq, cc: s.call("protonet_logits", MLP_SPEC, qq, cc).value, q, c)
+    if said:  # the properties first
+        fail(f"protonet_logits is wrong: {said}" + (f" — precisely, {cause}." if cause else "."))
     if close({"l": out}, {"l": want}):
         return _graph_flows(s, "protonet_logits", (q, c), [0, 1], ref.protonet_logits, seed)
-    family = [(cause, lambda f=f: {"l": f()}) for cause, f in logit_family(q, c)]
-    cause = closest_params({"l": out}, family)
     if cause:
         fail(f"protonet_logits is wrong: {cause}.")
     shift = out - want
@@ -171,6 +182,30 @@ def _loss_asker(s: Student, body: dict, batch):
     return ask
 
 
+def _raw_loss(s: Student, body: dict, spec: dict = CONV_SPEC):
+    """``ask(batch)``: the student's loss as a float (NaN included), or the error in words."""
+    def ask(batch) -> float | str:
+        c = s.call("protonet_loss", spec, MODEL, P(body), batch,
+                   lend={"prototypes": ref.prototypes, "protonet_logits": ref.protonet_logits})
+        if c.error:
+            return c.error
+        v = c.value
+        return v.item() if isinstance(v, torch.Tensor) and v.dim() == 0 else "not a scalar"
+    return ask
+
+
+def _far_apart(body: dict) -> dict:
+    """φ in float32 with the last block's BatchNorm scale and shift ×300: embeddings of
+    order 10², logits of order −10⁵."""
+    return {k: (v.detach() * (300.0 if k.startswith("body.3.1.") else 1.0)).float()
+            for k, v in body.items()}
+
+
+def _float32(batch):
+    return type(batch)(batch.x_support.float(), batch.y_support, batch.x_query.float(),
+                       batch.y_query)
+
+
 def check_protonet_loss(protonet_loss, seed: int = 0) -> None:
     """(1/B) Σ_i CE(−‖f_φ(x_query) − c‖², y_query), c from task i's support set; its gradient
     w.r.t. φ (the Conv4 body) against the true gradient (:func:`expected_loss`)."""
@@ -179,12 +214,16 @@ def check_protonet_loss(protonet_loss, seed: int = 0) -> None:
     call = s.call("protonet_loss", CONV_SPEC, MODEL, P(split_body_head(phi)[0]), batch,
                   probes=[GRAD, INPUTS], lend={"prototypes": ref.prototypes,
                                                "protonet_logits": ref.protonet_logits})
-    if call.error:
-        fail(call.error)
     if call.probes.get("inputs", {}).get("changed"):
         fail("protonet_loss changed φ in place: leave the parameters you were given as they "
              "were.")
     model, body, batch, want, exact = expected_loss(seed)
+    said = loss_violation(_raw_loss(s, body), batch, lambda: _raw_loss(s, _far_apart(body), {
+        **CONV_SPEC, "dtype": "float32"})(_float32(batch)))
+    if said:  # the properties first
+        fail(f"protonet_loss is wrong: {said}.")
+    if call.error:
+        fail(call.error)
     value, grads = returned_loss("protonet_loss", call.value, call.probes.get("grad", {}), body)
     if not same_number("the value of protonet_loss", value, want):
         cause = closest(value, loss_family(model, body, batch))

@@ -14,7 +14,10 @@ from autograder.reference import answers as ref
 from hwlib.sinusoid import tiny_sine_problem
 from hwlib.tasks import TaskBatch
 
-from .common import check_params_dict, close, fail, grading_alpha, leaf, scaled
+from hwlib.models import task_loss
+
+from .common import (check_params_dict, close, fail, grading_alpha, leaf, require_finite,
+                     scaled)
 from .diagnose import adapt, closest_params, example_params, sets
 from .gradients import INPUTS, _called, _on_classification
 from .properties import objective_violation
@@ -50,6 +53,35 @@ def _reptile_asker(s: Student, phi, batch, alpha: float) -> Callable:
     return ask
 
 
+def _task_losses(model, phi, batch: TaskBatch, alpha: float, steps: int) -> float:
+    """(1/B) Σ_i l(θ_i^(steps); support_i ∪ query_i): the mean task loss after ``steps``."""
+    losses = []
+    for task in batch:
+        x, y = torch.cat([task.x_support, task.x_query]), torch.cat([task.y_support,
+                                                                     task.y_query])
+        theta = adapt(model, leaf(phi), x, y, alpha, steps, create_graph=False) if steps else phi
+        losses.append(task_loss(model, theta, x, y).detach())
+    return torch.stack(losses).mean().item()
+
+
+def _check_loss(loss, model, phi, batch: TaskBatch, alpha: float, steps: int) -> None:
+    """The returned loss: the mean task loss at θ̂ (the last inner step's, at θ^(steps−1), is
+    accepted too — it is what a loop that logs its losses holds)."""
+    value = loss.item() if isinstance(loss, torch.Tensor) and loss.dim() == 0 else loss
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        fail(f"reptile_meta_gradient's second value must be the mean task loss (a number or a "
+             f"0-d tensor), got {type(loss).__name__}.")
+    require_finite("the loss reptile_meta_gradient returned", float(value))
+    at_theta, last = (_task_losses(model, phi, batch, alpha, n) for n in (steps, steps - 1))
+    if any(abs(value - w) <= 1e-6 * max(1.0, abs(w)) for w in (at_theta, last)):
+        return
+    at_phi = _task_losses(model, phi, batch, alpha, 0)
+    why = (" — it is the loss at φ, before adaptation" if abs(value - at_phi) <= 1e-6 * max(
+        1.0, abs(at_phi)) else "")
+    fail(f"reptile_meta_gradient's returned loss is {value:.6g}, not the mean task loss at θ̂ "
+         f"({at_theta:.6g}; on support ∪ query, averaged over the tasks){why}.")
+
+
 def check_reptile_meta_gradient(reptile_meta_gradient, seed: int = 0) -> None:
     """Direction (1/B) Σ (φ − θ̂_i) with θ̂_i from ``steps`` SGD steps on support ∪ query."""
     s = Student.of(reptile_meta_gradient, "reptile_meta_gradient")
@@ -64,6 +96,7 @@ def check_reptile_meta_gradient(reptile_meta_gradient, seed: int = 0) -> None:
     check_params_dict("reptile_meta_gradient's direction", direction, phi, c.subclassed)
     want = _reptile_direction(model, phi, batch, alpha, 3)
     if close(direction, want):
+        _check_loss(out[1], model, phi, batch, alpha, 3)
         _on_classification(s, "reptile_meta_gradient", lambda m, p, b: _reptile_direction(
             m, p, b, alpha, 3), seed, alpha, steps=3, lend={"inner_update": ref.inner_update})
         return

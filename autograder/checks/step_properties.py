@@ -21,8 +21,8 @@ def step_violation(ask: Ask, name: str, phi: dict, grad: Callable[[dict], dict],
     base = ask()
     keys = list(moving if moving is not None else phi)
     delta = {k: _flat_of(base, k) - phi[k].detach() for k in keys}
-    for prop in (_step_repeatable, _step_alpha_zero, _step_linear, _step_at_phi,
-                 _step_direction):
+    for prop in (_step_repeatable, _step_taken, _step_alpha_zero, _step_linear, _step_at_phi,
+                 _step_direction, _step_large_gradient):
         said = prop(ask, base, name, phi, grad, alpha, keys, delta)
         if said:
             return said
@@ -40,6 +40,14 @@ def _step_repeatable(ask, base, name, phi, grad, alpha, keys, delta):
                 "second time: the gradient is accumulated in .grad (loss.backward()) or state is "
                 "kept between calls — compute it with torch.autograd.grad, which leaves .grad "
                 "alone")
+
+
+def _step_taken(ask, base, name, phi, grad, alpha, keys, delta):
+    g = flat({k: grad(phi)[k] for k in keys})
+    if g.abs().max() > 1e-8 and all(d.abs().max() == 0 for d in delta.values()):
+        return (f"{name} returned φ unchanged (θ̂ = φ although ∇l ≠ 0 and α ≠ 0): no step was "
+                "taken — a loop over steps that runs one time too few (an off-by-one such as "
+                "range(1, steps)), or the updated values never stored in the result")
 
 
 def _times(alpha, factor: float):
@@ -73,12 +81,54 @@ def _step_at_phi(ask, base, name, phi, grad, alpha, keys, delta):
                 "model.parameters() — instead of a functional call on params?)")
 
 
-def _step_direction(ask, base, name, phi, grad, alpha, keys, delta):
+def _step_direction(ask, base, name, phi, grad, alpha, keys, delta, where=""):
     g = grad(phi)
     want = {k: -(alpha[k] if isinstance(alpha, Mapping) else alpha) * g[k].detach()
             for k in keys}
-    return step_shape(name, flat(delta), flat(want), _eps(phi),
-                      flat(alpha) if isinstance(alpha, Mapping) else None)
+    rates = flat({k: alpha[k] for k in keys}) if isinstance(alpha, Mapping) else None
+    x, y = flat(delta), flat(want)
+    said = (negative_rates(name, x, y, _eps(phi), rates) or per_tensor(name, delta, want, _eps(phi))
+            or step_shape(name, x, y, _eps(phi), rates))
+    return f"{where}{said}" if said else None
+
+
+LARGE = 100.0  # the support targets scaled by this: gradients with entries far above 1
+
+
+def _step_large_gradient(ask, base, name, phi, grad, alpha, keys, delta):
+    """The step is −α∇l whatever the size of ∇l: on a support set with large targets (entries
+    of ∇l ≫ 1, ‖∇l‖ ≫ 1), clipping, normalising or a rate that depends on ∇l shows."""
+    big = ask(scale=LARGE)
+    g = grad(phi, scale=LARGE)
+    d = {k: _flat_of(big, k) - phi[k].detach() for k in keys}
+    size = flat({k: g[k] for k in keys})
+    return _step_direction(lambda **kw: big, big, name, phi, lambda p: g, alpha, keys, d,
+                           where=(f"on a support set with large gradients (‖∇l‖ = "
+                                  f"{size.norm():.3g}, largest entry {size.abs().max():.3g}), "))
+
+
+def per_tensor(name: str, delta: Mapping, want: Mapping, eps: float = 1.0) -> str | None:
+    """Whole tensors whose step is missing, or rescaled each by its own factor while the
+    others are right (a skipped parameter, a per-tensor normalisation or clipping)."""
+    live = [k for k in want if want[k].abs().max() > 1e-12]
+    still = [k for k in live if delta[k].abs().max() <= 1e-12 * eps]
+    if still and len(still) < len(live):
+        return (f"{name} does not update {', '.join(still)} (its step is 0 where −α∇l is not): "
+                "every parameter it is given must take the step θ̂ = θ − α∇l — a parameter "
+                "left out of the loop, the dict or the gradient call?")
+    ratio = {}
+    for k in live:
+        x, y = delta[k].flatten().double(), want[k].flatten().double()
+        if (x @ y / (x.norm() * y.norm() + 1e-300)).item() < 1 - 1e-9 * eps:
+            return None  # not a rescaled copy per tensor: see step_shape
+        ratio[k] = (x.norm() / y.norm()).item()
+    off = {k: r for k, r in ratio.items() if abs(r - 1) > 1e-6 * eps}
+    if off and len({round(r, 6) for r in ratio.values()}) > 1:
+        shown = ", ".join(f"{k} ×{r:.3g}" for k, r in list(off.items())[:3])
+        return (f"{name}'s step has the direction of −α∇l in every tensor, but its size is "
+                f"rescaled tensor by tensor ({shown}): each tensor's gradient is normalised or "
+                "clipped by its own norm — the inner step uses the gradient as it is")
+    return None
 
 
 def step_shape(name: str, x: torch.Tensor, y: torch.Tensor, eps: float = 1.0,
@@ -106,13 +156,11 @@ def _entrywise(name: str, x: torch.Tensor, y: torch.Tensor, eps: float,
                rates: torch.Tensor | None) -> str | None:
     """Where the step is −α∇l on most entries but not all: which ones are off (``rates``:
     Meta-SGD's per-element α, flattened like ``x``)."""
+    said = negative_rates(name, x, y, eps, rates)
+    if said:
+        return said
     live = y.abs() > 1e-12
-    ratio = x[live] / y[live]
-    ok = (ratio - 1).abs() < 1e-6 * eps
-    if rates is not None and not ok.all() and bool((rates[live][~ok] < 0).all()):
-        return (f"{name}'s step is wrong exactly where the rate α is negative: a negative rate "
-                "must reverse that coordinate's step (θ̂ = θ − α ⊙ ∇l for every α; clamped, "
-                "abs'd or relu'd rates?)")
+    ok = (x[live] / y[live] - 1).abs() < 1e-6 * eps
     if not 0.5 <= ok.double().mean().item() < 1:
         return None
     size, off = y[live].abs(), int((~ok).sum())
@@ -122,6 +170,20 @@ def _entrywise(name: str, x: torch.Tensor, y: torch.Tensor, eps: float,
                 "uses the gradient as it is")
     return (f"{name}'s step is −α∇l on most entries but not on {off} of {int(live.sum())}: part "
             "of the parameters get another update (a different rate, a skipped or extra term)")
+
+
+def negative_rates(name: str, x: torch.Tensor, y: torch.Tensor, eps: float,
+                   rates: torch.Tensor | None) -> str | None:
+    """The step is −α ⊙ ∇l except exactly where Meta-SGD's rate α is negative."""
+    if rates is None:
+        return None
+    live = y.abs() > 1e-12
+    ok = (x[live] / y[live] - 1).abs() < 1e-6 * eps
+    if not ok.all() and bool((rates[live][~ok] < 0).all()):
+        return (f"{name}'s step is wrong exactly where the rate α is negative: a negative rate "
+                "must reverse that coordinate's step (θ̂ = θ − α ⊙ ∇l for every α; clamped, "
+                "abs'd or relu'd rates?)")
+    return None
 
 
 def _eps(phi: Mapping[str, torch.Tensor]) -> float:

@@ -15,6 +15,8 @@ VARIANTS: list[Variant] = [
         return F.cross_entropy(out, y) if y.dtype == torch.long else F.mse_loss(out, y)
 
     g = grad(loss_of)(dict(params))   # a dict name -> gradient, differentiable
+    if not create_graph:              # first order: the gradient is a constant
+        g = {k: v.detach() for k, v in g.items()}
     return {k: params[k] - alpha * g[k] for k in params}
 '''),
     Variant("inner-for-loop", "inner_update", _INNER + '''\

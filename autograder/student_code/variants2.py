@@ -16,6 +16,8 @@ VARIANTS: list[Variant] = [
         return F.cross_entropy(out, y) if y.dtype == torch.long else F.mse_loss(out, y)
 
     g = grad(loss_of)(dict(params))   # differentiable: second order for free
+    if not create_graph:              # first order: the gradient is a constant
+        g = {k: v.detach() for k, v in g.items()}
     return {k: params[k] - alphas[k] * g[k] for k in params}
 '''),
     Variant("msgd-inner-addcmul", "metasgd_inner_update", _MSGD_INNER + '''\

@@ -51,12 +51,7 @@ def tensor_index(index: bytes, data_size: int, max_tensors: int = MAX_TENSORS) -
     """Check a payload's safetensors header (``index``, JSON) before its data is read: at most
     ``max_tensors`` entries, plain dtypes, whole shapes, and data offsets that tile exactly
     ``data_size`` bytes.  Returns the number of tensors; raises :class:`ChannelError`."""
-    try:
-        entries = json.loads(index.decode())
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise ChannelError(f"tensor index is not JSON: {e}") from None
-    if not isinstance(entries, dict):
-        raise ChannelError("tensor index is not a JSON object")
+    entries = _json_object(index, "tensor index")
     entries.pop("__metadata__", None)
     if len(entries) > max_tensors:
         raise ChannelError(f"{len(entries)} tensors in one frame: over the limit of {max_tensors}")
@@ -69,6 +64,17 @@ def tensor_index(index: bytes, data_size: int, max_tensors: int = MAX_TENSORS) -
     if end != data_size:
         raise ChannelError(f"tensor data of {data_size} bytes, the index says {end}")
     return len(entries)
+
+
+def _json_object(raw: bytes, what: str) -> dict:
+    """``raw`` parsed as one JSON object, or :class:`ChannelError` naming ``what``."""
+    try:
+        out = json.loads(raw.decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ChannelError(f"{what} is not JSON: {e}") from None
+    if not isinstance(out, dict):
+        raise ChannelError(f"{what} is not a JSON object")
+    return out
 
 
 def _span(name: str, entry) -> tuple[int, int]:
@@ -102,12 +108,7 @@ def decode(header: bytes, payload: bytes, max_tensors: int = MAX_TENSORS
     """Parse a frame's parts; raise :class:`ChannelError` for anything but JSON and plain tensors."""
     if payload:
         check_payload(payload, max_tensors)
-    try:
-        head = json.loads(header.decode())
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise ChannelError(f"header is not JSON: {e}") from None
-    if not isinstance(head, dict):
-        raise ChannelError("header is not a JSON object")
+    head = _json_object(header, "header")
     try:
         tensors = _load_tensors(payload) if payload else {}
     except Exception as e:  # noqa: BLE001 - any parse failure is the sender's fault

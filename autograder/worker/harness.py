@@ -252,8 +252,10 @@ class Harness:
                                                             order=head.get("order"))
         opt = (torch.optim.Adam if head.get("optimizer") == "adam" else torch.optim.SGD)(
             list(phi.values()), lr=head["lr"])
-        steps, out = [], {}
+        steps, out, taken = [], {}, [0]
+        opt.register_step_pre_hook(lambda *_: taken.__setitem__(0, taken[0] + 1))
         for i in range(head["calls"]):
+            taken[0] = 0
             loss = task_loss(model, phi, tensors[f"x{i}"], tensors[f"y{i}"])
             try:
                 value = fn(opt, loss)
@@ -267,8 +269,8 @@ class Harness:
                 out[f"phi{i}.{n}"] = p.detach().clone()
                 if isinstance(p.grad, torch.Tensor):
                     out[f"grad{i}.{n}"] = p.grad.detach().clone()
-            steps.append({"returned": self.encode(value, f"ret{i}", out),
-                          "grad_none": [n for n, p in phi.items() if p.grad is None]})
+            steps.append({"returned": self.encode(value, f"ret{i}", out), "optimizer_steps":
+                          taken[0], "grad_none": [n for n, p in phi.items() if p.grad is None]})
         return {"steps": steps}, out
 
 
