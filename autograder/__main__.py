@@ -8,12 +8,12 @@ from pathlib import Path
 
 from hwlib.errors import DataNotFoundError, HwlibError
 
-from .assignments import ASSIGNMENTS, DEFAULT
+from .assignments import ASSIGNMENTS, DEFAULT, assignment_named
 from .profiles import PROFILES
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import train
+    from autograder.research import train
 
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_arguments(p)
     p.set_defaults(func=train.main)
 
-    from . import time_to_accuracy
+    from autograder.research import time_to_accuracy
 
     p = sub.add_parser("time-to-accuracy", help="train a reference algorithm until a target "
                        "test accuracy; report the wall time (JSON)")
@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", choices=[*ASSIGNMENTS, "all"], default=DEFAULT,
                    help=f"which assignment (default: {DEFAULT}; all: one after the other)")
     p.set_defaults(func=_validate)
+
+    p = sub.add_parser("new-assignment", help="a new assignment from the template (one folder)")
+    p.add_argument("name", help="its name: a Python package name (a-z, 0-9, _)")
+    p.add_argument("--title", default="A new assignment", help="its one-line title")
+    p.set_defaults(func=_new_assignment)
 
     p = sub.add_parser("grade", help="autograde a folder of submissions -> grades.csv + feedback")
     p.add_argument("submissions", type=Path, help="one folder (or .ipynb) per student")
@@ -70,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("grading"), help="merged course directory")
     p.set_defaults(func=_merge)
 
-    from .bench import ALGOS, CONFIGS, IMPLS
+    from autograder.research.bench import ALGOS, CONFIGS, IMPLS
 
     p = sub.add_parser("bench", help="meta-training throughput and memory: fast vs loop vs higher")
     p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
@@ -95,21 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--curve", type=int, nargs="*", default=[],
                    help="also report the accuracy after these meta-step budgets (same runs)")
     p.add_argument("--assignment", choices=list(ASSIGNMENTS), default=DEFAULT,
-                   help="whose tiers: the first's (MAML) or the second's (ProtoNet)")
+                   help="whose tiers (each assignment calibrates its own)")
     p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("measure-checks", help="the hidden checks on a set of student code: "
                        "caught, named, false positives, spread over seeds (JSON)")
-    p.add_argument("cases", help="a Python file defining CASES (autograder/measure_checks.py), "
+    p.add_argument("cases", help="a Python file defining CASES (e.g. "
+                   "autograder/student_code/blind_set.py), "
                    "or 'catalogue' for the project's own")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--only", nargs="+", help="only these case names")
+    p.add_argument("--every", action="store_true",
+                   help="run every check on every case's namespace (slow; by default the other "
+                        "functions' checks run once on the reference: each function is graded alone)")
     p.set_defaults(func=_measure_checks)
     return parser
 
 
 def _measure_checks(args: argparse.Namespace) -> int:
-    from .measure_checks import main
+    from autograder.instructor.measure_checks import main
 
     return main(args)
 
@@ -117,7 +126,7 @@ def _measure_checks(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from .bench import bench
+    from autograder.research.bench import bench
 
     def log(r: dict) -> None:
         if not args.json:
@@ -133,7 +142,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _bench_isolation(args: argparse.Namespace) -> int:
-    from .bench_isolation import main
+    from autograder.research.bench_isolation import main
 
     return main(args.profile, args.repeats)
 
@@ -141,20 +150,10 @@ def _bench_isolation(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     import json
 
-    from .calibrate import calibrate, calibrate_protonet
-
-    if args.assignment == "metasgd_protonet":
-        report = calibrate_protonet(args.profile, args.seeds, args.margin)
-        print(json.dumps(report))
-        c = report["controls"]
-        return 0 if (report["reference_reaches_every_tier"] and c["phi_never_moves_fails_tier1"]
-                     and c["zero_gradient_fails_tier1"]) else 1
-    report = calibrate(args.profile, args.seeds, args.margin, args.curve)
+    calibration = assignment_named(args.assignment).calibration
+    report = calibration.calibrate(args.profile, args.seeds, args.margin, args.curve)
     print(json.dumps(report))
-    controls = report["controls"]
-    return 0 if (report["reference_reaches_every_tier"] and report["baseline_below_maml_tier"]
-                 and controls["phi_never_moves_fails_tier1"]
-                 and controls["zero_meta_gradient_fails_tier1"]) else 1
+    return 0 if calibration.passed(report) else 1
 
 
 def _chosen(name: str) -> list[str]:
@@ -170,7 +169,7 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validate import validate
+    from autograder.instructor.validate import validate
 
     ok = True
     for name in _chosen(args.assignment):
@@ -179,6 +178,15 @@ def _validate(args: argparse.Namespace) -> int:
         ok &= all(v.ok for v in validate(args.profile, args.mutants, out, jobs=args.jobs,
                                           assignment=name))
     return 0 if ok else 1
+
+
+def _new_assignment(args: argparse.Namespace) -> int:
+    from .assignments.scaffold import scaffold
+
+    folder = scaffold(args.name, args.title)
+    print(f"made {folder} and solutions/{args.name}/{args.name}.ipynb: now add {args.name!r} to "
+          "NAMES in autograder/assignments/__init__.py (docs/instructor.md: Add an assignment)")
+    return 0
 
 
 def _grade(args: argparse.Namespace) -> int:

@@ -80,7 +80,8 @@ def userns_refusal(said: str, sysctl: Path = Path("/proc/sys")) -> str | None:
 def probe_command() -> list[str]:
     """The sandbox of a worker, running :data:`PROBE` instead of the harness."""
     return bwrap_command({}, Limits(), (0, 1), ["-c", PROBE, str(REPO / "solutions"),
-                                                 str(REPO / "autograder" / "reference")])
+                                                 str(REPO / "autograder" / "reference"),
+                                                 str(REPO / "autograder" / "assignments")])
 
 
 @lru_cache(maxsize=1)

@@ -51,7 +51,7 @@ def canary_profile(profile: Profile) -> Profile:
 def environment_key(profile: Profile, isolated: bool, assignment: Assignment) -> str:
     """What a canary's pass stands for: interpreter and packages, what the sandbox mounts and
     sets (the data folders included), the grader's and hwlib's code, the release, the profile, the machine and user."""
-    from .judge.client import judge_environment
+    from autograder.transport.environment import judge_environment
 
     digest = hashlib.sha256()
     for part in (json.dumps(judge_environment(), sort_keys=True), repr(profile), str(isolated),
@@ -94,7 +94,7 @@ def preflight(profile: Profile, isolated: bool, key: str) -> None:
     import torch
 
     from .isolation import Limits
-    from .judge.client import GraderError, WorkerClient
+    from autograder.transport.client import GraderError, WorkerClient
     from .judge.submission import worker_env
 
     limits = Limits(memory_mb=profile.memory_mb, gpu=torch.cuda.is_available())

@@ -21,12 +21,10 @@ from pathlib import Path
 
 from hwlib.cache import atomic_write_text
 
-from .assignments import DEFAULT, REPO, Assignment, assignment_named
+from .assignments import REPO, Assignment, assignment_named
 from .text import PLAIN_ID
 
 CONFIG = REPO / "autograder" / "nbgrader_config.py"
-ASSIGNMENT = DEFAULT                            # the default assignment's name …
-NOTEBOOK = assignment_named(DEFAULT).notebook   # … and notebook file name
 
 
 class PipelineError(RuntimeError):
@@ -84,11 +82,11 @@ def release(out: Path | None = None, assignment: str | Assignment | None = None)
     """nbgrader generate_assignment: ``solutions/<name>`` → ``notebooks/<name>``."""
     a = assignment_named(assignment)
     with tempfile.TemporaryDirectory() as tmp:
-        target = (out or REPO / "notebooks").resolve()
+        target = (out or a.root / "notebooks").resolve()
         (Path(tmp) / "nbgrader_config.py").write_text(
             f"c = get_config()\nload_subconfig({str(CONFIG)!r})\n"
             f"c.CourseDirectory.root = {tmp!r}\n"
-            f"c.CourseDirectory.source_directory = {str(REPO / 'solutions')!r}\n"
+            f"c.CourseDirectory.source_directory = {str(a.root / 'solutions')!r}\n"
             f"c.CourseDirectory.release_directory = {str(target)!r}\n"
             f"c.CourseDirectory.db_url = 'sqlite:///{tmp}/gradebook.db'\n")
         nbgrader(["generate_assignment", a.name, "--force", "--create"], cwd=Path(tmp))
@@ -118,19 +116,19 @@ def make_workspace(root: Path, template: Path | None = None,
     """A grading course directory at ``root`` with the assignment generated into its gradebook
     (copied from ``template``, made by :func:`ensure_template`, when given: nbgrader's
     ``generate_assignment`` takes ~10 s).  Nothing in it is ever visible to a worker."""
+    a = assignment_named(assignment)
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / "nbgrader_config.py",
         f"c = get_config()\nload_subconfig({str(CONFIG)!r})\n"
         f"c.CourseDirectory.root = {str(root.resolve())!r}\n"
-        f"c.CourseDirectory.source_directory = {str(REPO / 'solutions')!r}\n"
+        f"c.CourseDirectory.source_directory = {str(a.root / 'solutions')!r}\n"
         f"c.CourseDirectory.release_directory = 'release'\n"
         f"c.CourseDirectory.db_url = 'sqlite:///{root.resolve()}/gradebook.db'\n")
     if template is not None:
         shutil.copytree(template / "release", root / "release", dirs_exist_ok=True)
         shutil.copy2(template / "gradebook.db", root / "gradebook.db")
     else:
-        nbgrader(["generate_assignment", assignment_named(assignment).name, "--force",
-                  "--create"], cwd=root)
+        nbgrader(["generate_assignment", a.name, "--force", "--create"], cwd=root)
     return root
 
 

@@ -14,8 +14,8 @@ seed:
   a worker, which has hwlib and Omniglot, cannot rebuild them (nor their query labels).
 
 The key is ``$HW_GRADING_KEY`` when set (a course may pin it: e.g. to keep the meta-test tasks
-across a change of the reference code), else the SHA-256 of the reference answers
-(``autograder/reference/``) — files no worker can read (the boundary hides them) and that do
+across a change of the reference code), else the SHA-256 of the reference code
+(``autograder/reference/`` and every assignment's ``answers.py``) — files no worker can read (the boundary hides them) and that do
 not change between the shards and the re-runs of one course, so every student is tested on the
 same meta-test tasks and a regrade gives the same inputs.
 """
@@ -30,6 +30,7 @@ from pathlib import Path
 
 KEY_ENV = "HW_GRADING_KEY"
 REFERENCE = Path(__file__).resolve().parent / "reference"
+ANSWERS = Path(__file__).resolve().parent / "assignments"
 
 
 @lru_cache(maxsize=4)
@@ -37,8 +38,9 @@ def _key(pinned: str | None) -> bytes:
     if pinned:
         return hashlib.sha256(pinned.encode()).digest()
     digest = hashlib.sha256(b"hw-grading-key-v1")
-    for path in sorted(REFERENCE.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted([*REFERENCE.glob("*.py"), *ANSWERS.glob("*/answers.py")]):
+        digest.update(str(path.relative_to(REFERENCE.parent)).encode() + b"\0" +
+                      path.read_bytes())
     return digest.digest()
 
 

@@ -20,7 +20,7 @@ from typing import Optional
 
 from hwlib.cache import atomic_write, atomic_write_text
 
-from .assignments import Assignment, assignment_named
+from .assignments import DEFAULT, Assignment, assignment_named
 from .text import LIMIT, clean_text, course_id, csv_cell, one_line, result_name
 
 RESULTS = "results"
@@ -112,8 +112,7 @@ def load_result(out: Path, student: str) -> Optional[dict]:
     return None
 
 
-def save_result(out: Path, row: Row, digest: str, profile: str,
-                assignment: str = "metalearning") -> None:
+def save_result(out: Path, row: Row, digest: str, profile: str, assignment: str) -> None:
     """Atomic write: a crash leaves either the old file or the new one, never half of one.
     Every text is cleaned first (:func:`autograder.text.clean_text`); the id is kept as it is
     (JSON escapes what is not text) and a file of the old name is removed (migrated)."""
@@ -138,11 +137,12 @@ def clean_row(row: Row) -> Row:
 
 def assignment_of(out: Path) -> str | None:
     """The assignment whose results ``out/results`` holds (``None``: none yet).  A file
-    written before results named their assignment is the first assignment's."""
+    written before results named their assignment is the first assignment's (the only one
+    there was then)."""
     names = set()
     for f in sorted((out / RESULTS).glob("*.json")) if (out / RESULTS).is_dir() else []:
         try:
-            names.add(json.loads(f.read_text()).get("assignment", "metalearning"))
+            names.add(json.loads(f.read_text()).get("assignment", DEFAULT))
         except (OSError, ValueError):
             continue
     if len(names) > 1:

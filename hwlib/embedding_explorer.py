@@ -1,6 +1,6 @@
 """The embedding space of a prototypical network, one episode at a time (ipywidgets).
 
-A ProtoNet embeds every image with f_φ (Conv4 without its head, :func:`hwlib.metric.embed`)
+A ProtoNet embeds every image with f_φ (Conv4 without its head, :func:`hwlib.protonet.embed`)
 and represents class k of an N-way K-shot episode by its **prototype**, the mean embedding of
 its support drawings S_k:
 
@@ -31,7 +31,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.lines import Line2D
 from torch import nn
 
-from .metric import embed
+from .protonet import embed
 from .splits import Splits
 from .tasks import EpisodeSampler
 from .widgets import show

@@ -32,7 +32,6 @@ import torch
 from torch import nn
 
 from .evaluate import AdaptFn, EvalResult, evaluate
-from .metric import prototype_adapt, unpack
 from .models import Params, task_loss
 from .tasks import FixedTaskSet, TaskBatch
 
@@ -124,45 +123,6 @@ class MetaLearner:
                       meta_gradient=outer(meta_gradient), name=name, alpha=alpha,
                       inner_steps=inner_steps,
                       evaluate_tasks=None if evaluate_tasks is None else evaluate_fn)
-        return learner
-
-    @classmethod
-    def from_protonet(cls, model: nn.Module, *, prototypes: Callable, loss: Callable,
-                      name: str = "protonet",
-                      evaluate_tasks: Optional[Callable] = None) -> "MetaLearner":
-        """A prototypical network: ``loss(model, φ, batch)`` is the meta-loss (φ: the
-        embedding's parameters), and at test time the support set's ``prototypes(z, y, N)``
-        become a linear head (:func:`hwlib.metric.prototype_head`) — no inner gradient step,
-        so ``learner.evaluate(φ, tasks, steps)`` gives the same result for any ``steps``."""
-        adapt = prototype_adapt(model, prototypes)
-
-        def evaluate_fn(phi: Params, tasks: FixedTaskSet, steps: int) -> EvalResult:
-            return evaluate(model, phi, adapt, tasks, 1)  # "1 step": the head is computed once
-
-        return cls(model, adapt, meta_loss=lambda phi, batch: loss(model, phi, batch), name=name,
-                   inner_steps=0, evaluate_tasks=evaluate_tasks or evaluate_fn)
-
-    @classmethod
-    def from_metasgd(cls, model: nn.Module, *, inner_update: Callable, meta_loss: Callable,
-                     name: str = "metasgd", inner_steps: int = 1,
-                     meta_gradient: Optional[Callable] = None,
-                     evaluate_tasks: Optional[Callable] = None) -> "MetaLearner":
-        """Meta-SGD: the outer loop learns φ and the per-element learning rates α, packed in
-        one dict (:func:`hwlib.metric.pack`).  ``inner_update(model, θ, α, x, y,
-        create_graph)`` is one step θ − α ⊙ ∇θ l(θ); ``meta_loss(model, φ, α, batch, steps)``
-        (or, instead, a faster ``meta_gradient(params, batch)`` of the same meta-loss)."""
-        def adapt(params: Params, x: torch.Tensor, y: torch.Tensor, steps: int) -> Params:
-            theta, alphas = unpack(params)
-            for _ in range(steps):
-                theta = inner_update(model, theta, alphas, x, y, False)  # no second order
-            return theta
-
-        def outer(params: Params, batch: TaskBatch):
-            return meta_loss(model, *unpack(params), batch, learner.inner_steps)
-
-        learner = cls(model, adapt, meta_loss=None if meta_gradient else outer,
-                      meta_gradient=meta_gradient, name=name, inner_steps=inner_steps,
-                      evaluate_tasks=evaluate_tasks)
         return learner
 
     def evaluate(self, phi: Params, tasks: FixedTaskSet, steps: int,

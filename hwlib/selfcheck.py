@@ -8,12 +8,12 @@ finite-difference estimate of your own meta-loss); the graded tests are stricter
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
 
-from .models import split_body_head, task_loss
+from .models import Params, split_body_head, task_loss
 from .sinusoid import tiny_sine_problem
 
 # The 2-parameter example: y ≈ w·x + b on three points, one step with α = 0.1.
@@ -25,6 +25,38 @@ _EXPECTED = {"weight": 0.926667, "bias": -0.093333}  # worked out by hand from t
 
 def _ok(message: str) -> None:
     print(f"✓ {message}")
+
+
+def _leaves(params: Mapping[str, torch.Tensor]) -> Params:
+    """Fresh leaf copies that require grad (their ``.grad`` starts empty)."""
+    return {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+
+
+def _gradient(loss: torch.Tensor, *dicts: Params) -> list[Params]:
+    """∂loss/∂ every leaf of ``dicts`` (zeros where the loss does not depend on it)."""
+    loss.backward()
+    return [{k: torch.zeros_like(v) if v.grad is None else v.grad.detach() for k, v in d.items()}
+            for d in dicts]
+
+
+def _dot(a: Params, b: Params) -> float:
+    return sum((a[k] * b[k]).sum().item() for k in a)
+
+
+def _is_params(out: object, like: Mapping[str, torch.Tensor], what: str) -> None:
+    assert isinstance(out, dict), f"{what} must return a dict name -> tensor, got {type(out).__name__}"
+    assert set(out) == set(like), f"{what} returned the keys {sorted(out)}, expected {sorted(like)}"
+    wrong = [k for k in like if not isinstance(out[k], torch.Tensor) or out[k].shape != like[k].shape]
+    assert not wrong, f"{what}: wrong shape (or not a tensor) for {wrong[:3]}: θ̂ has φ's shapes"
+
+
+def _scalar(loss: object, what: str) -> torch.Tensor:
+    assert isinstance(loss, torch.Tensor) and loss.dim() == 0, (
+        f"{what} must return a scalar tensor, got {type(loss).__name__} "
+        f"{tuple(getattr(loss, 'shape', ()))}")
+    assert torch.isfinite(loss), f"{what} returned {loss.item()}"
+    assert loss.requires_grad, f"{what}'s loss has no graph back to its parameters (detached?)"
+    return loss
 
 
 def check_inner_update(inner_update: Callable) -> None:

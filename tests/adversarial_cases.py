@@ -76,7 +76,7 @@ for top in ["/", "..", "@TMP@/subs", "@TMP@/out/autograded"]:  # the others' sub
     # ---- using the instructor's answers --------------------------------------------------------
     "import-reference": ("blank", "inner_update", r'''import sys
 sys.path[:0] = ["@REPO@", "..", "../.."]
-from autograder.reference.answers import inner_update''', "replace", 0, None),
+from autograder.assignments.metalearning.answers import inner_update''', "replace", 0, None),
     "steal-substituted": ("blank", "maml_meta_loss", r'''_stolen, _mine = [], None
 def maml_meta_loss(model, phi, batch, alpha, steps=1):
     if globals()["inner_update"] is not _mine:  # the grader's own, lent for this call?

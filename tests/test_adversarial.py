@@ -41,8 +41,11 @@ from pathlib import Path
 import pytest
 
 from adversarial_cases import ANY, CASES, HIDDEN
-from autograder.course import ASSIGNMENT, NOTEBOOK, REPO
+from autograder.course import REPO
 from autograder.grade import grade
+
+ASSIGNMENT = "metalearning"  # the assignment these tests grade
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 
 # The notebooks: each attack in its own answer cell, no two in one cell, none that could hide
 # another's success (an attack that redefines a function another one defines, or that patches
@@ -82,7 +85,7 @@ def deserved(pack: str) -> tuple[float, float]:
 def reference_lines() -> list[str]:
     """The reference answers' own lines (not in the release notebook, ≥ 25 characters)."""
     release = (REPO / "notebooks" / ASSIGNMENT / NOTEBOOK).read_text()
-    lines = {line.strip() for path in (REPO / "autograder" / "reference").glob("answers*.py")
+    lines = {line.strip() for path in (REPO / "autograder" / "assignments").glob("*/answers.py")
              for line in path.read_text().splitlines()}
     return sorted(line for line in lines if len(line) >= 25 and not line.startswith(("#", '"', "from ", "import "))
                   and json.dumps(line, ensure_ascii=False)[1:-1] not in release
@@ -102,7 +105,7 @@ def write_submissions(subs: Path, tmp: Path, canary: Path, token: str) -> None:
                                                                     "### END SOLUTION")))
               for c in solution["cells"] if c["metadata"].get("nbgrader", {}).get("solution")}
     fill = {"@SOLUTION@": str(REPO / "solutions" / ASSIGNMENT / NOTEBOOK), "@REPO@": str(REPO),
-            "@REFERENCE@": str(REPO / "autograder" / "reference" / "answers.py"),
+            "@REFERENCE@": str(REPO / "autograder" / "assignments" / "metalearning" / "answers.py"),
             "@TMP@": str(tmp), "@CANARY@": str(canary), "@TOKEN@": token}
     for pack, names in PACKS.items():
         nb = copy.deepcopy(blank)

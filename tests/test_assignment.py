@@ -8,9 +8,12 @@ import re
 
 import pytest
 
-from autograder.course import ASSIGNMENT, NOTEBOOK, REPO, release
-from autograder.mutants import GRADE_IDS
-from autograder.reference import answers
+from autograder.course import REPO, release
+from autograder.assignments.metalearning.catalogue.mutants import GRADE_IDS
+from autograder.assignments.metalearning import answers
+
+ASSIGNMENT = "metalearning"  # the assignment these tests grade
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 
 SOURCE = REPO / "solutions" / ASSIGNMENT / NOTEBOOK
 RELEASED = REPO / "notebooks" / ASSIGNMENT / NOTEBOOK
@@ -88,10 +91,10 @@ def test_graded_cells_are_locked_and_ids_unique():
 
 def _second():
     from autograder.assignments import assignment_named
-    from autograder.reference import answers_metasgd_protonet
-    from autograder.student_code.mutants2 import GRADE_IDS2
+    from autograder.assignments.metasgd_protonet import answers as answers_metasgd_protonet
+    from autograder.assignments.metasgd_protonet.catalogue import GRADE_IDS
 
-    return assignment_named("metasgd_protonet"), answers_metasgd_protonet, GRADE_IDS2
+    return assignment_named("metasgd_protonet"), answers_metasgd_protonet, GRADE_IDS
 
 
 def test_second_assignment_solution_cells_are_its_reference_answers():
@@ -113,7 +116,8 @@ def test_second_assignment_grades_every_function_tier_and_question():
     assert len([g for g in graded if g.startswith("test_quiz_q")]) == 8
     visible = "".join(text(c) for c in cells(a.source) if not nbgrader_meta(c))
     for name in grade_ids:
-        assert f"selfcheck_metasgd_protonet.check_{name}({name})" in visible, name
+        module = "selfcheck_metasgd" if name.startswith("metasgd") else "selfcheck_protonet"
+        assert f"{module}.check_{name}({name})" in visible, name
     assert "embedding_explorer(" in visible and "plot_learned_alphas(" in visible
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.measure_checks import load_cases, verdicts_of
+from autograder.instructor.measure_checks import load_cases, verdicts_of
 
 CASES = load_cases(Path(__file__).resolve().parents[1] / "autograder" / "student_code" /
                    "blind_set.py")

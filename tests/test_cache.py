@@ -40,7 +40,7 @@ def test_atomic_save_round_trips_and_cleans_up_on_error(tmp_path):
 
 def test_save_result_leaves_nothing_behind_when_the_rename_fails(tmp_path, monkeypatch):
     row = Row("ada", 3.0, 5.0, "graded", 1.0)
-    save_result(tmp_path, row, "sha", "tiny")
+    save_result(tmp_path, row, "sha", "tiny", "metalearning")
     first = json.loads((tmp_path / "results" / "ada.json").read_text())
     assert first["score"] == 3.0 and first["profile"] == "tiny"
 
@@ -49,7 +49,7 @@ def test_save_result_leaves_nothing_behind_when_the_rename_fails(tmp_path, monke
 
     monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(OSError):
-        save_result(tmp_path, Row("ada", 5.0, 5.0, "graded", 1.0), "sha", "tiny")
+        save_result(tmp_path, Row("ada", 5.0, 5.0, "graded", 1.0), "sha", "tiny", "metalearning")
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["ada.json"]
     assert json.loads((tmp_path / "results" / "ada.json").read_text())["score"] == 3.0
 

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 import torch
 
-from autograder.calibrate import calibrate
+from autograder.assignments.metalearning.calibrate import calibrate
 from autograder.checks import CheckFailed, Student
-from autograder.checks.accuracy import (check_accuracy_tier, student_meta_gradient, tier_results,
+from autograder.assignments.metalearning.tiers import (check_accuracy_tier, student_meta_gradient, tier_results,
                                         train_and_evaluate)
 from autograder.profiles import PROFILES
 from autograder.reference import maml_meta_loss
@@ -84,7 +84,7 @@ def test_honest_but_wrong_meta_gradients_are_graded_by_their_accuracy(synthetic_
 def test_protonet_calibration_and_its_controls(synthetic_env, monkeypatch):
     """The second assignment's tiers: the reference ProtoNet trained through the grading path,
     an embedding that never moves and a zero gradient (caught by the spot checks)."""
-    from autograder.calibrate import calibrate_protonet
+    from autograder.assignments.metasgd_protonet.calibrate import calibrate as calibrate_protonet
     from autograder.profiles import ProtoNetBudget
 
     tiny = dataclasses.replace(TINY, protonet=ProtoNetBudget(4, 2, 5, 2, (0.25, 0.3, 0.35)))
@@ -98,10 +98,10 @@ def test_protonet_calibration_and_its_controls(synthetic_env, monkeypatch):
 
 
 def test_protonet_tiers_grade_the_students_own_loss(synthetic_env):
-    from autograder.checks import check_protonet_tier
-    from autograder.checks.accuracy_protonet import protonet_tier_results
+    from autograder.assignments.metasgd_protonet.checks import check_protonet_tier
+    from autograder.assignments.metasgd_protonet.tiers import protonet_tier_results
     from autograder.profiles import ProtoNetBudget
-    from autograder.reference.answers_metasgd_protonet import protonet_loss
+    from autograder.assignments.metasgd_protonet.answers import protonet_loss
 
     tiny = dataclasses.replace(TINY, protonet=ProtoNetBudget(4, 2, 5, 2, (0.0, 0.0, 1.01)))
     result = protonet_tier_results(protonet_loss, tiny, seed=3)

@@ -104,12 +104,13 @@ def test_refuses_when_the_reference_answers_lose_points(tmp_path, grading_data, 
     (here: the reference itself is broken), the class is not graded, and the message says which
     test the reference lost and why."""
     from autograder.assignments import Assignment
-    from autograder.mutants import MUTANTS, mutate_notebook
+    from autograder.assignments.metalearning.catalogue import MUTANTS
+    from autograder.student_code.entries import mutate_notebook
 
     wrong_sign = next(m for m in MUTANTS if m.name == "inner-step-wrong-sign")
     reference = tmp_path / "reference.ipynb"
     reference.write_text(json.dumps(mutate_notebook(
-        json.loads(Assignment("metalearning", "").source.read_text()), wrong_sign)))
+        json.loads(Assignment("metalearning").source.read_text()), wrong_sign)))
     monkeypatch.setattr(Assignment, "source", property(lambda self: reference))
     err = _refused(tmp_path, capsys)
     assert "the reference answers got" in err and "not full marks" in err, err
@@ -151,7 +152,7 @@ import json, os, sys
 import torch
 from autograder.boundary import boundary_problem
 from autograder.isolation import Limits
-from autograder.judge.client import WorkerClient
+from autograder.transport.client import WorkerClient
 cell = "import os, torch, hwlib\nv = str(torch.__version__)\nf = torch.__file__\n" \
        "repo = os.path.exists(%r)\nh = hwlib.__file__" % sys.argv[1]
 with WorkerClient([{"id": "a", "source": cell}], {}, Limits(), 120) as w:
@@ -250,7 +251,7 @@ def test_mount_plan_puts_folders_before_what_lies_inside_them():
 def test_what_the_worker_reads_is_visible_and_what_is_private_is_not(tmp_path, monkeypatch):
     """Data under /tmp stays visible over the scratch space; a private folder inside a read
     folder is hidden; a read folder inside a private folder is visible, its siblings not."""
-    from autograder.judge.client import WorkerClient
+    from autograder.transport.client import WorkerClient
 
     data, private = tmp_path / "data", tmp_path / "private"
     for path in (data / "images.zip", data / "secret" / "key", private / "gradebook.db",

@@ -1,7 +1,7 @@
 """End to end through the real ``grade`` pipeline (tiny grading profile).
 
 Proof that the tests work: the solution gets full marks, the blank release gets zero on every
-graded cell, every known student bug (autograder/mutants.py, autograder/student_code/) loses
+graded cell, every known student bug (autograder/assignments/metalearning/catalogue/mutants.py, autograder/student_code/) loses
 the test meant for it with a message naming the cause, and every correct answer written
 differently gets full marks.  Broken submissions still get a row.
 """
@@ -15,11 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from autograder.course import ASSIGNMENT, NOTEBOOK
 from autograder.grade import grade
-from autograder.mutants import all_bugs
-from autograder.student_code import VARIANTS
-from autograder.validate import validate
+from autograder.assignments import assignment_named
+from autograder.instructor.validate import proof, validate
+
+ASSIGNMENT = "metalearning"  # the assignment these tests grade
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 
 
 @pytest.mark.timeout(1800)  # about 20 s per notebook on 2 idle cores; far more on a loaded machine
@@ -29,8 +30,9 @@ def test_solution_full_blank_zero_and_every_bug_caught(tmp_path, grading_data, c
                         progress=True, jobs=2)
     table = capsys.readouterr().out
     print(table)
+    bugs, variants, _ = proof(assignment_named("metalearning"))
     assert {v.name for v in verdicts} == {"solution", "blank"} | {
-        f"bug {m.name}" for m in all_bugs()} | {f"correct {v.name}" for v in VARIANTS}
+        f"bug {m.name}" for m in bugs} | {f"correct {v.name}" for v in variants}
     failed = [(v.name, v.expectation, v.row.score, v.row.messages) for v in verdicts if not v.ok]
     assert not failed, table + "\n" + repr(failed)
     course = tmp_path / "course"
@@ -47,14 +49,13 @@ def test_second_assignment_solution_full_blank_zero_and_every_bug_caught(
         tmp_path, grading_data, capsys, seed_template):
     """``validate --mutants --assignment metasgd_protonet``: the same proof for Meta-SGD and
     ProtoNet, through the same pipeline (its own nbgrader assignment and course folder)."""
-    from autograder.mutants import catalogue_for
 
     course = seed_template(tmp_path / "course", "metasgd_protonet")
     verdicts = validate("tiny", mutants=True, out=course, progress=True, jobs=2,
                         assignment="metasgd_protonet")
     table = capsys.readouterr().out
     print(table)
-    bugs, variants, _ = catalogue_for("metasgd_protonet")
+    bugs, variants, _ = proof(assignment_named("metasgd_protonet"))
     assert {v.name for v in verdicts} == {"solution", "blank"} | {
         f"bug {m.name}" for m in bugs} | {f"correct {v.name}" for v in variants}
     failed = [(v.name, v.expectation, v.row.score, v.row.messages) for v in verdicts if not v.ok]

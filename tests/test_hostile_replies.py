@@ -23,9 +23,9 @@ from autograder.checks.common import MLP_SPEC
 from autograder.checks.student import MODEL, P, Student
 from autograder.course import REPO
 from autograder.isolation import Limits
-from autograder.judge.client import Reply, WorkerClient, WorkerLost
+from autograder.transport.client import Reply, WorkerClient, WorkerLost
 from autograder.judge.verdicts import catalogue, judge_all
-from autograder.judge.submission import SOURCE
+from autograder.assignments import assignment_named
 from autograder.profiles import PROFILES
 from autograder.worker.channel import ChannelError, encode, receive
 
@@ -59,9 +59,10 @@ class HostileClient:
 
 def test_hostile_answers_become_failures_not_crashes(synthetic_root, monkeypatch):
     monkeypatch.setenv("OMNIGLOT_ROOT", str(synthetic_root))
-    tests = catalogue(SOURCE)
+    tests = catalogue(assignment_named("metalearning"))
     verdicts = judge_all(Student(HostileClient()), tests, PROFILES["tiny"], seed=1,
-                         deadline=time.monotonic() + 600)
+                         deadline=time.monotonic() + 600,
+                         assignment=assignment_named("metalearning"))
     assert set(verdicts) == {t.grade_id for t in tests}
     passed = [g for g, message in verdicts.items() if not message]
     assert not passed, passed
@@ -219,7 +220,7 @@ def test_replies_must_echo_their_request(mode, message):
     ("vjp-never-called", "a call 0 that was not made"),
 ])
 def test_call_backs_are_only_for_what_is_lent(mode, message):
-    from autograder.reference import answers as ref
+    from autograder.assignments.metalearning import answers as ref
     from hwlib.sinusoid import tiny_sine_problem
 
     _, phi, batch = tiny_sine_problem(seed=0)
@@ -262,7 +263,7 @@ def not_a_tensor(model, phi, batch, alpha):
 
 
 def _lent_student() -> Student:
-    from autograder.judge.local import LocalClient
+    from autograder.transport.local import LocalClient
 
     namespace: dict = {}
     exec(LENT_CODE, namespace)  # noqa: S102 - test code
@@ -276,7 +277,7 @@ def test_lent_inner_update_gives_the_exact_meta_gradient(steps, second_order):
     derivative computed by the judge) has the reference's value and gradient: second order
     with ``create_graph=True``, first order without."""
     from autograder.checks.common import leaf
-    from autograder.reference import answers as ref
+    from autograder.assignments.metalearning import answers as ref
     from hwlib.sinusoid import tiny_sine_problem
 
     model, phi, batch = tiny_sine_problem(seed=1)
@@ -301,7 +302,7 @@ def test_lent_inner_update_gives_the_exact_meta_gradient(steps, second_order):
     ("not_a_tensor", "takes tensors, dicts of tensors, the model and plain numbers, not list"),
 ])
 def test_misuse_of_a_lent_function_fails_in_the_students_code(fn, message):
-    from autograder.reference import answers as ref
+    from autograder.assignments.metalearning import answers as ref
     from hwlib.sinusoid import tiny_sine_problem
 
     _, phi, batch = tiny_sine_problem(seed=0)
@@ -316,9 +317,9 @@ def test_misuse_of_a_lent_function_fails_in_the_students_code(fn, message):
 def test_lent_calls_and_numbers_are_bounded(monkeypatch):
     """Past :data:`MAX_LENDS` calls, or :data:`MAX_ELEMENTS` numbers, a request fails; after
     it, the graphs are gone."""
-    import autograder.judge.lending as lending
+    import autograder.transport.lending as lending
     from autograder.checks.student import _spec
-    from autograder.reference import answers as ref
+    from autograder.assignments.metalearning import answers as ref
     from hwlib.sinusoid import tiny_sine_problem
 
     _, phi, batch = tiny_sine_problem(seed=0)

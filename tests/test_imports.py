@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.assignments import NAMES
 from autograder.course import REPO
 
 # (layer, module prefixes), bottom first.  A module belongs to the longest prefix that names it.
@@ -18,29 +19,33 @@ LAYERS = {
     "hwlib": [
         ("foundation", ["hwlib.errors", "hwlib.device", "hwlib.progress", "hwlib.cache"]),
         ("data", ["hwlib.download", "hwlib.omniglot", "hwlib.splits"]),
-        ("tasks and models", ["hwlib.tasks", "hwlib.models", "hwlib.sinusoid", "hwlib.metric"]),
+        ("tasks and models", ["hwlib.tasks", "hwlib.models", "hwlib.sinusoid"]),
         ("skeleton", ["hwlib.evaluate", "hwlib.history", "hwlib.checkpoint", "hwlib.learner",
                       "hwlib.outer_loop"]),
+        ("algorithms", ["hwlib.protonet", "hwlib.metasgd"]),
         ("notebook", ["hwlib.budget", "hwlib.selfcheck", "hwlib.plots", "hwlib.widgets",
-                      "hwlib.embedding_explorer", "hwlib.selfcheck_metasgd_protonet"]),
+                      "hwlib.embedding_explorer", "hwlib.selfcheck_metasgd",
+                      "hwlib.selfcheck_protonet"]),
         ("package", ["hwlib"]),
     ],
     "autograder": [
-        ("course and sandbox", ["autograder.course", "autograder.assignments", "autograder.profiles", "autograder.sanitize",
-                                "autograder.text", "autograder.submissions", "autograder.grading_key",
-                                "autograder.isolation", "autograder.python_env",
-                                "autograder.boundary", "autograder.preprocessors",
-                                "autograder.nbgrader_config", "autograder.worker",
-                                "autograder.reference"]),
-        ("results and transport", ["autograder.results", "autograder.judge.client",
-                                   "autograder.judge.lending", "autograder.judge.local"]),
-        ("checks", ["autograder.checks", "autograder.student_code", "autograder.mutants"]),
+        ("course and sandbox", ["autograder.course", "autograder.assignments", "autograder.profiles",
+                                "autograder.sanitize", "autograder.text", "autograder.submissions",
+                                "autograder.grading_key", "autograder.isolation",
+                                "autograder.python_env", "autograder.boundary",
+                                "autograder.preprocessors", "autograder.nbgrader_config",
+                                "autograder.worker", "autograder.reference",
+                                *[f"autograder.assignments.{n}.answers"
+                                  for n in (*NAMES, "_template")]]),
+        ("results and transport", ["autograder.results", "autograder.transport",
+                                   "autograder.transport.lending", "autograder.transport.local"]),
+        ("checks", ["autograder.checks", "autograder.student_code"]),
+        ("assignments", [f"autograder.assignments.{n}" for n in (*NAMES, "_template")]),
         ("judge", ["autograder.judge", "autograder.gradebook"]),
         ("commands", ["autograder.batch", "autograder.jobs", "autograder.canary", "autograder.grade",
-                      "autograder.validate",
-                      "autograder.train", "autograder.time_to_accuracy", "autograder.bench",
-                      "autograder.bench_isolation", "autograder.calibrate",
-                      "autograder.measure_checks"]),
+                      "autograder.instructor.validate",
+                      "autograder.research.train", "autograder.research.time_to_accuracy", "autograder.research.bench",
+                      "autograder.research.bench_isolation", "autograder.instructor.measure_checks"]),
         ("command line", ["autograder.__main__", "autograder"]),
     ],
 }
@@ -130,7 +135,7 @@ def test_the_checker_finds_a_cycle_and_an_upward_import():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert _layer("hwlib", "hwlib.models") < _layer("hwlib", "hwlib.learner")
     assert _layer("autograder", "autograder.checks.student") > \
-        _layer("autograder", "autograder.judge.client")
+        _layer("autograder", "autograder.transport.client")
 
 
 def _readme_layers() -> list[tuple[str, list[str]]]:
@@ -158,3 +163,25 @@ def test_readme_module_table_and_layout_match_the_tree():
             assert name in layout, f"autograder/{path.name} is missing from the README layout"
     for mentioned in {w.strip(",()") for w in layout.split() if w.strip(",()").endswith(".py")}:
         assert list((REPO / "autograder").rglob(mentioned)), f"README names {mentioned}"
+
+
+@pytest.mark.parametrize("package", ["hwlib", "autograder"])
+def test_no_module_is_over_300_lines(package):
+    """One concept per module, each fits on a few screens (DEVELOPERS.md: ~300 lines)."""
+    long = {str(p.relative_to(REPO)): n for p in (REPO / package).rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 300}
+    assert not long, long
+
+
+def test_no_list_or_branch_names_an_assignment_outside_its_folder():
+    """An assignment is one folder plus its registry line: no other module of the grader names
+    one (the tests and the registry may)."""
+    named = []
+    for path in (REPO / "autograder").rglob("*.py"):
+        if path.parent.name in NAMES or any(p.name in NAMES for p in path.parents) or \
+                path == REPO / "autograder" / "assignments" / "__init__.py":
+            continue
+        text = path.read_text()
+        named += [f"{path.relative_to(REPO)}: {n}" for n in NAMES
+                  if f'"{n}"' in text or f"'{n}'" in text]
+    assert not named, named

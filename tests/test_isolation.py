@@ -16,7 +16,7 @@ import pytest
 from autograder.course import REPO
 from autograder.boundary import boundary_problem
 from autograder.isolation import Limits
-from autograder.judge.client import WorkerClient, WorkerLost
+from autograder.transport.client import WorkerClient, WorkerLost
 
 PROBLEM = boundary_problem()
 pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"no sandbox here: {PROBLEM}")
@@ -50,7 +50,7 @@ def test_worker_sees_no_instructor_file_and_no_other_submission(tmp_path):
     gradebook.write_text("secret")
     code = f'''
 paths = [{str(REPO / "solutions" / "metalearning" / "metalearning.ipynb")!r},
-         {str(REPO / "autograder" / "reference" / "answers.py")!r},
+         {str(REPO / "autograder" / "assignments" / "metalearning" / "answers.py")!r},
          {str(REPO / "autograder" / "checks" / "gradients.py")!r}, {str(other)!r}, {str(gradebook)!r}]
 reads = [attempt(lambda p=p: open(p, "rb").read(1)) for p in paths]
 repo = attempt(lambda: os.listdir({str(REPO)!r}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.reference.answers import anil_adapt, inner_update, maml_meta_loss
+from autograder.assignments.metalearning.answers import anil_adapt, inner_update, maml_meta_loss
 from hwlib import MetaLearner, inner_loop, pretrain_loss, tiny_sine_problem
 from hwlib.learner import outer_gradient
 

@@ -7,7 +7,7 @@ grade a function alone with the reference lent (``maml_meta_loss`` with ``inner_
 ``metasgd_meta_loss``, ``protonet_loss``, ``reptile_meta_gradient``).  Every frame the judge
 writes to the worker after its cells ran is recorded, and none may hold:
 
-* a line of the reference source (``autograder/reference/*.py``: every stripped line of at
+* a line of the reference source (``autograder/reference/*.py`` and every ``autograder/assignments/*/answers.py``: every stripped line of at
   least 25 characters that is not a comment, a docstring or an import);
 * the ``def`` of a reference function;
 * before a verdict compares against it, a value the verdict expects
@@ -18,7 +18,7 @@ writes to the worker after its cells ran is recorded, and none may hold:
   an open verdict expects.
 
 Each assignment is graded in a worker of its own, as a notebook is, by its checks in the
-judge's order (:data:`autograder.judge.verdicts.ORDER`): the functions graded alone after the
+judge's order (each assignment's ``checks.ORDER``): the functions graded alone after the
 functions they lend.
 """
 
@@ -31,24 +31,21 @@ import struct
 import pytest
 import torch
 
-import autograder.checks as checks
 import autograder.checks.common as common
-import autograder.judge.client as client_module
+import autograder.transport.client as client_module
 from autograder.checks.student import Student
 from autograder.course import REPO
 from autograder.isolation import Limits
-from autograder.judge.client import WorkerClient
-from autograder.judge.verdicts import ORDER
-from autograder.student_code import FUNCTIONS
-from autograder.student_code.metasgd_protonet import FUNCTIONS2
+from autograder.transport.client import WorkerClient
+from autograder.assignments import ASSIGNMENTS as ALL
 from autograder.worker.channel import MAGIC, decode
 
-REFERENCE = sorted((REPO / "autograder" / "reference").glob("*.py"))
+REFERENCE = sorted([*(REPO / "autograder" / "reference").glob("*.py"),
+                    *(REPO / "autograder" / "assignments").glob("*/answers.py")])
 SEED = 3
-#: reference module → the checks of its assignment, in the judge's order
-ASSIGNMENTS = {stem: [c for c in ORDER if c[len("check_"):] in functions]
-               for stem, functions in (("answers", FUNCTIONS),
-                                       ("answers_metasgd_protonet", FUNCTIONS2))}
+#: assignment → the checks of its graded functions, in the judge's order
+ASSIGNMENTS = {name: [c for c in a.checks.ORDER if c[len("check_"):] in a.catalogue.FUNCTIONS]
+               for name, a in ALL.items()}
 
 
 class _Expected(list):
@@ -124,7 +121,8 @@ def _expected_tensors(values: list) -> list[torch.Tensor]:
 def _grade(stem: str) -> tuple[list, list]:
     """One assignment's reference graded in a real worker: the frames the judge sent after the
     cells ran, and the expected values (with the number of frames sent before each)."""
-    cells = [{"id": stem, "source": (REPO / "autograder" / "reference" / f"{stem}.py").read_text()}]
+    cells = [{"id": stem, "source": (REPO / "autograder" / "assignments" / stem /
+                                     "answers.py").read_text()}]
     frames: list[bytes] = []
     real = client_module.write_all
     mp = pytest.MonkeyPatch()
@@ -138,7 +136,7 @@ def _grade(stem: str) -> tuple[list, list]:
             mp.setattr(common, "EXPECTED", _Expected(frames))
             student = Student(worker)
             for check in ASSIGNMENTS[stem]:
-                getattr(checks, check)(student, seed=SEED)  # full marks
+                getattr(ALL[stem].checks, check)(student, seed=SEED)  # full marks
             expected = list(common.EXPECTED)
     finally:
         mp.undo()
@@ -180,7 +178,8 @@ def test_no_reference_function_is_sent(graded):
 
 def test_no_expected_value_is_sent_before_its_verdict(graded):
     frames, expected = graded
-    assert sum(map(len, ASSIGNMENTS.values())) == len(FUNCTIONS) + len(FUNCTIONS2)
+    assert sum(map(len, ASSIGNMENTS.values())) == sum(len(a.catalogue.FUNCTIONS)
+                                                      for a in ALL.values())
     inputs = [t for head, tensors in frames if "op" in head for t in tensors.values()]
     leaked, secrets = [], 0
     for sent_before, value in expected:

@@ -10,7 +10,7 @@ import torch
 from autograder.checks.common import leaf
 from autograder.checks.properties import mean_query_loss, objective_violation
 from autograder.checks.step_properties import step_violation
-from autograder.reference import answers as ref
+from autograder.assignments.metalearning import answers as ref
 from hwlib.models import task_loss
 from hwlib.sinusoid import tiny_sine_problem
 
@@ -151,9 +151,9 @@ def test_clipping_a_skipped_tensor_and_no_step_are_named_whatever_the_gradient_s
 
 def test_prototype_logit_and_protonet_loss_properties_name_their_class_of_cause():
     from autograder.checks.common import tiny_classification
-    from autograder.checks.protonet_properties import (logit_violation, loss_violation,
+    from autograder.assignments.metasgd_protonet.protonet_properties import (logit_violation, loss_violation,
                                                        prototype_violation)
-    from autograder.reference import answers_metasgd_protonet as proto
+    from autograder.assignments.metasgd_protonet import answers as proto
     from hwlib.models import split_body_head
 
     z, labels = torch.randn(6, 5, dtype=torch.float64), torch.tensor([2, 0, 1, 1, 0, 2])

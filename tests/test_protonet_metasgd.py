@@ -1,5 +1,5 @@
 """The second assignment's reference: the fast paths equal the students' per-task form, the
-prototype classifier is the linear head of hwlib.metric, and Meta-SGD with frozen rates is
+prototype classifier is the linear head of hwlib.protonet, and Meta-SGD with frozen rates is
 MAML (or ANIL) — the reductions the notebook teaches."""
 
 from __future__ import annotations
@@ -8,14 +8,15 @@ import pytest
 import torch
 
 from autograder.checks.common import tiny_classification
-from autograder.reference import answers
-from autograder.reference import answers_metasgd_protonet as ref
+from autograder.assignments.metalearning import answers
+from autograder.assignments.metasgd_protonet import answers as ref
 from autograder.reference import fast, fast_protonet
 from autograder.reference.algorithms import initial_params, make_learner
-from autograder.train import RunSpec
+from autograder.research.train import RunSpec
 from hwlib.evaluate import evaluate
 from hwlib.learner import outer_gradient
-from hwlib.metric import embed, init_alphas, pack, prototype_head, unpack
+from hwlib.protonet import embed, prototype_head
+from hwlib.metasgd import init_alphas, pack, unpack
 from hwlib.models import forward, split_body_head
 
 

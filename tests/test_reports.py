@@ -18,11 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import ASSIGNMENT, NOTEBOOK, REPO
+from autograder.course import REPO
 from autograder.results import (GRADER_ERROR, Row, load_result, result_path, row_of,
                                 save_result, write_reports)
 from autograder.submissions import locate
 from autograder.text import PLAIN_ID, clean_text, course_id, csv_cell, result_name
+
+ASSIGNMENT = "metalearning"  # the assignment these tests grade
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 
 LONG_ID = "a" * 120 + "é" * 65  # 250 bytes in UTF-8: a name the file system allows
 ODD_IDS = ["zoë", LONG_ID, "ann marie (2nd try) & co", "O'Brien; DROP TABLE", "-=cmd|calc",
@@ -114,7 +117,7 @@ def test_every_name_gets_a_row_and_only_regular_files_are_read(tmp_path):
 
 def test_results_round_trip_for_any_id_and_old_names_are_migrated(tmp_path):
     for s in ODD_IDS + ["undecodable-\udcff"]:
-        save_result(tmp_path, Row(s, 1.0, 2.0, messages={"t": "bad \ud800"}), "sha", "tiny")
+        save_result(tmp_path, Row(s, 1.0, 2.0, messages={"t": "bad \ud800"}), "sha", "tiny", ASSIGNMENT)
         got = load_result(tmp_path, s)
         assert got["student"] == s and got["messages"] == {"t": "bad \ufffd"}
         assert result_path(tmp_path, s).name == result_name(s)
@@ -126,7 +129,7 @@ def test_results_round_trip_for_any_id_and_old_names_are_migrated(tmp_path):
                                   "profile": "tiny"}))
     assert load_result(tmp_path, old_id)["score"] == 3.0  # read where it was
     assert row_of(load_result(tmp_path, old_id)).messages == {"t": "x\ufffd"}
-    save_result(tmp_path, Row(old_id, 4.0, 4.0), "sha", "tiny")
+    save_result(tmp_path, Row(old_id, 4.0, 4.0), "sha", "tiny", ASSIGNMENT)
     assert not legacy.exists() and load_result(tmp_path, old_id)["score"] == 4.0
 
 
@@ -248,7 +251,7 @@ def test_a_hostile_class_gets_one_exact_row_each(tmp_path, grading_data, seed_te
     from autograder.__main__ import main
     from nbgrader.api import Gradebook
 
-    from autograder.judge.client import judge_environment
+    from autograder.transport.environment import judge_environment
 
     # the canary is tested elsewhere; its preflight computes the judge's fingerprint before
     # the job threads start (while a thread imports matplotlib, another would read it half-made)

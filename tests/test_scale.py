@@ -4,7 +4,7 @@ Heavy — every notebook gets its own sandboxed worker and nbgrader's autograde 
 tens of seconds each —, so it is marked ``scale`` and run on purpose (not in the default run):
 ``OMNIGLOT_ROOT=../shared/data/omniglot python -m pytest -m scale -s``
 (``HW_SCALE_SUBMISSIONS=N`` changes the class size, ``HW_SCALE_REPORT=file.json`` keeps the
-throughput).  The class mixes good, buggy (autograder/mutants.py), adversarial
+throughput).  The class mixes good, buggy (autograder/assignments/metalearning/catalogue/mutants.py), adversarial
 (tests/test_adversarial.py) and broken submissions; every student must get exactly one row, in
 ``grades.csv`` and in the gradebook, with the score its kind deserves, and a second run over the
 same folder must grade nobody again and change nothing.
@@ -20,9 +20,13 @@ import time
 
 import pytest
 
-from autograder.course import ASSIGNMENT, NOTEBOOK, REPO
+from autograder.course import REPO
 from autograder.grade import grade
-from autograder.mutants import GRADE_IDS, MUTANTS, mutate_notebook
+from autograder.assignments.metalearning.catalogue import GRADE_IDS, MUTANTS
+from autograder.student_code.entries import mutate_notebook
+
+ASSIGNMENT = "metalearning"  # the assignment these tests grade
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 
 #: adversarial cases in the class (cheap ones): answer cell, code put after the honest answer,
 #: tests it deserves to lose

@@ -14,15 +14,16 @@ import dataclasses
 import pytest
 import torch
 
+from autograder.assignments import assignment_named
 from autograder.checks import CheckFailed
-from autograder.checks.accuracy import (ALPHA, maml_candidates, tier_results,
+from autograder.assignments.metalearning.tiers import (ALPHA, maml_candidates, tier_results,
                                         train_and_evaluate)
-from autograder.checks.accuracy_protonet import protonet_candidates, protonet_tier_results
+from autograder.assignments.metasgd_protonet.tiers import protonet_candidates, protonet_tier_results
 from autograder.checks.common import require_finite, same_number
 from autograder.checks.verified import MIN_COSINE, VerifiedGradient, cosine
 from autograder.profiles import PROFILES, ProtoNetBudget
 from autograder.reference import maml_meta_loss
-from autograder.reference.answers_metasgd_protonet import protonet_loss
+from autograder.assignments.metasgd_protonet.answers import protonet_loss
 
 TINY = dataclasses.replace(PROFILES["tiny"], steps=5, meta_batch_size=2, test_tasks=10,
                            protonet=ProtoNetBudget(4, 2, 5, 2, (0.25, 0.3, 0.35)))
@@ -149,7 +150,7 @@ def test_numeric_verdicts_reject_nan_and_inf_by_name(bad):
 
 def test_an_outer_step_returning_nan_loses_its_point():
     """Measured: an outer_step whose step is right but which returns NaN got its point."""
-    from autograder.checks import check_outer_step
+    from autograder.assignments.metalearning.checks import check_outer_step
 
     def outer_step(optimizer, meta_loss):
         optimizer.zero_grad()
@@ -164,10 +165,10 @@ def test_check_inputs_come_from_keyed_independent_streams(monkeypatch):
     """No check's inputs reveal the grading seed or another check's inputs: each stream is an
     HMAC of the seed under the grading key; the tiers' meta-test tasks are keyed too."""
     from autograder import grading_key
-    from autograder.judge import verdicts
 
-    seeds = {grading_key.derive(7, name) for name in verdicts.ORDER}
-    assert len(seeds) == len(verdicts.ORDER) and all(0 <= s < 2 ** 62 for s in seeds)
+    order = assignment_named("metalearning").checks.ORDER
+    seeds = {grading_key.derive(7, name) for name in order}
+    assert len(seeds) == len(order) and all(0 <= s < 2 ** 62 for s in seeds)
     assert grading_key.derive(7, "x") == grading_key.derive(7, "x") != grading_key.derive(8, "x")
     default = grading_key.meta_test_seed("maml")
     assert default != 2024  # FixedTaskSet's public default
@@ -176,7 +177,7 @@ def test_check_inputs_come_from_keyed_independent_streams(monkeypatch):
 
 
 def test_each_check_gets_its_own_derived_seed(monkeypatch):
-    from autograder import checks
+    from autograder.assignments.metalearning import checks
     from autograder.grading_key import derive
     from autograder.judge import verdicts
 
@@ -185,7 +186,8 @@ def test_each_check_gets_its_own_derived_seed(monkeypatch):
         monkeypatch.setattr(checks, name, lambda student, seed, _n=name: got.__setitem__(_n, seed))
     tests = (verdicts.Test("a", 1, "check_inner_update"), verdicts.Test("b", 1, "check_outer_step"))
     monkeypatch.setattr(verdicts, "_values", lambda student, tests: {})
-    assert verdicts.judge_all(None, tests, TINY, 11, deadline=float("inf")) == {"a": None, "b": None}
+    assert verdicts.judge_all(None, tests, TINY, 11, deadline=float("inf"),
+                              assignment=assignment_named("metalearning")) == {"a": None, "b": None}
     assert got == {"check_inner_update": derive(11, "check_inner_update"),
                    "check_outer_step": derive(11, "check_outer_step")}
 
@@ -193,15 +195,19 @@ def test_each_check_gets_its_own_derived_seed(monkeypatch):
 def test_a_failed_tier_names_the_function_that_failed_its_own_test(monkeypatch):
     """The right test pays: a tier trained with a student's maml_meta_loss that calls a broken
     inner_update says so."""
-    from autograder import checks
+    from autograder.assignments import Tier
+    from autograder.assignments.metalearning import checks
     from autograder.judge import verdicts
 
     def broken(student, seed):
         raise CheckFailed("inner_update is wrong: …")
     monkeypatch.setattr(checks, "check_inner_update", broken)
-    monkeypatch.setattr(checks, "tier_results", lambda student, profile, seed: "not MAML's.")
+    tier = checks.TIERS["check_accuracy_tier"]
+    monkeypatch.setitem(checks.TIERS, "check_accuracy_tier", Tier(
+        lambda student, profile, seed: "not MAML's.", tier.verdict, tier.calls))
     monkeypatch.setattr(verdicts, "_values", lambda student, tests: {})
     tests = (verdicts.Test("test_inner_update", 2, "check_inner_update"),
              verdicts.Test("tier1", 1, "check_accuracy_tier", (1,)))
-    got = verdicts.judge_all(None, tests, TINY, 3, deadline=float("inf"))
+    got = verdicts.judge_all(None, tests, TINY, 3, deadline=float("inf"),
+                             assignment=assignment_named("metalearning"))
     assert "calls your inner_update, which failed its own test (test_inner_update)" in got["tier1"]

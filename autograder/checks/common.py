@@ -16,10 +16,9 @@ from hwlib.tasks import TaskBatch
 
 from .student import CheckFailed, Opaque, fail
 
-ALPHA = 0.05
 MLP_SPEC = {"kind": "mlp", "hidden": 6, "dtype": "float64"}
 
-__all__ = ["ALPHA", "MLP_SPEC", "CONV_SPEC", "grading_alpha", "tiny_classification", "CheckFailed", "fail", "check_params_dict",
+__all__ = ["MLP_SPEC", "CONV_SPEC", "grading_alpha", "tiny_classification", "CheckFailed", "fail", "check_params_dict",
            "check_answer", "close", "same_number", "require_finite", "max_diff", "scaled", "combine", "finite_difference", "true_gradient",
            "leaf", "returned_loss"]
 

@@ -84,19 +84,7 @@ def meta_loss_family(model, phi, batch: TaskBatch, alpha: float, steps: int
     v = lambda **kw: (lambda: meta_loss_variant(model, phi, batch, **{  # noqa: E731
         "alpha": alpha, "steps": steps, **kw}))
     family = [
-        (f"it is {B}× too large: the task losses are summed over the meta-batch instead of "
-         "averaged", v(reduce="sum")),
-        (f"it is {B}× too small: each task loss is divided by B and then averaged again",
-         v(reduce="mean/B")),
-        ("only the last task counts: the loss is overwritten in the loop over tasks instead "
-         "of collected", v(reduce="last")),
-        ("only the first task counts: the average is over one task", v(reduce="first")),
-        ("support and query are swapped: adapt on the support set, score θ̂ on the query set",
-         v(adapt_on="query", score_on="support")),
-        ("θ̂ is adapted and scored on the query set: adapt on the support set only",
-         v(adapt_on="query")),
-        ("θ̂ is scored on the support set it was adapted on: score it on the query set",
-         v(score_on="support")),
+        *meta_batch_causes(B, v),
         ("the inner step has the wrong sign", v(alpha=-alpha)),
         ("the inner learning rate α is applied twice (α²)", v(alpha=alpha ** 2)),
         ("the inner learning rate α is missing (a step of ∇l)", v(alpha=1.0)),
@@ -160,3 +148,34 @@ def describe_batch(batch: TaskBatch, alpha: float, steps: int | None = None) -> 
     s = f", steps = {steps}" if steps is not None else ""
     return (f"a meta-batch of {len(batch)} sine tasks ({batch.x_support.shape[1]} support and "
             f"{batch.x_query.shape[1]} query points each, α = {alpha:g}{s})")
+
+
+def reduction_causes(B: int, v: Callable[..., Callable[[], float]]
+                     ) -> list[tuple[str, Callable[[], float]]]:
+    """How the task losses of a meta-batch are wrongly reduced (summed, divided twice, one task
+    only): every meta-batch objective shares them.  ``v(reduce=…)``: its value so, lazily."""
+    return [
+        (f"it is {B}× too large: the task losses are summed over the meta-batch instead of "
+         "averaged", v(reduce="sum")),
+        (f"it is {B}× too small: each task loss is divided by B and then averaged again",
+         v(reduce="mean/B")),
+        ("only the last task counts: the loss is overwritten in the loop over tasks instead "
+         "of collected", v(reduce="last")),
+        ("only the first task counts: the average is over one task", v(reduce="first")),
+    ]
+
+
+def meta_batch_causes(B: int, v: Callable[..., Callable[[], float]]
+                      ) -> list[tuple[str, Callable[[], float]]]:
+    """The causes every meta-batch objective with an inner loop shares (MAML's, Meta-SGD's):
+    the reduction (:func:`reduction_causes`) and which set θ̂ is adapted and scored on.
+    ``v(**kw)``: the objective's value with that mistake (``adapt_on=``, ``score_on=``)."""
+    return [
+        *reduction_causes(B, v),
+        ("support and query are swapped: adapt on the support set, score θ̂ on the query set",
+         v(adapt_on="query", score_on="support")),
+        ("θ̂ is adapted and scored on the query set: adapt on the support set only",
+         v(adapt_on="query")),
+        ("θ̂ is scored on the support set it was adapted on: score it on the query set",
+         v(score_on="support")),
+    ]

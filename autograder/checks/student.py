@@ -7,9 +7,9 @@ a :class:`Call`: the returned value (tensors, dicts, tuples, plain values; any o
 only by its type name) and the probes (gradients computed in the worker from the returned
 value).  ``lend={"inner_update": ref.inner_update}`` grades a function alone: in the worker
 the name stands for a proxy whose calls (and derivatives) the judge computes with the given
-function (:mod:`autograder.judge.lending`); nothing of the function but its name is sent.  A
+function (:mod:`autograder.transport.lending`); nothing of the function but its name is sent.  A
 function given directly (the instructor's notebook, unit tests) runs in-process through the
-same harness (:class:`autograder.judge.local.LocalClient`).
+same harness (:class:`autograder.transport.local.LocalClient`).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class Student:
     def of(cls, fn: Callable | "Student", name: str) -> "Student":
         if isinstance(fn, Student):
             return fn
-        from autograder.judge.local import LocalClient
+        from autograder.transport.local import LocalClient
 
         return cls(LocalClient({name: fn}))
 

@@ -25,6 +25,7 @@ points.  Every step costs the same (every step is checked), so timing tells a wo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -33,8 +34,8 @@ import torch
 from hwlib.evaluate import EvalResult
 from hwlib.tasks import TaskBatch
 
-from .common import require_finite
-from .student import fail
+from .common import require_finite, returned_loss
+from .student import MODEL, CheckFailed, P, Student, fail
 
 MIN_COSINE = 0.999
 #: the judge's own gradient of one candidate objective at (φ, batch): (grads, loss)
@@ -115,3 +116,31 @@ class VerifiedGradient:
                 f"{self.algorithm}'s (cosine {seen[self.algorithm]:.4f}) nor that of a known "
                 f"honest variant of it{closest}. The unit tests of {self.function} name the "
                 "cause; once it computes the right gradient, the tiers follow.")
+
+
+def ask_student(student: Student, fn: str, spec: dict, device: torch.device, *extra,
+                **kwargs) -> "Ask":
+    """``ask(φ, batch, step)``: ∇φ of the student's loss ``fn(model, φ, batch, *extra,
+    **kwargs)``, computed in the worker and checked as hostile data (a failure names the
+    meta-step)."""
+    def ask(phi: dict, batch: TaskBatch, step: int) -> dict:
+        c = student.call(fn, spec, MODEL, P(phi), batch, *extra, device=str(device),
+                         probes=[{"name": "grad", "kind": "grad"}], **kwargs)
+        if c.error:
+            fail(f"meta-training with your {fn} failed at meta-step {step}: {c.error}")
+        try:
+            _, grads = returned_loss(fn, c.value, c.probes.get("grad", {}), phi)
+        except CheckFailed as e:
+            fail(f"meta-training with your {fn} failed at meta-step {step}: {e}")
+        return {k: g.to(device) for k, g in grads.items()}
+    return ask
+
+
+def tier_verdict(result, threshold: float, tier: int, reached: str) -> None:
+    """A tier's verdict: the failure ``result`` names, or the accuracy below ``threshold``
+    (``reached``: the sentence around the accuracy, with ``{shown}``)."""
+    if isinstance(result, str):
+        fail(result)
+    if not (result.mean >= threshold) or math.isnan(result.mean):
+        shown = result.describe() if isinstance(result, Trained) else result
+        fail(reached.format(shown=shown) + f"; tier {tier} needs {threshold:.0%}.")

@@ -28,10 +28,9 @@ from autograder.results import GRADER_ERROR, Row, read_gradebook
 from autograder.sanitize import SKIP_TAG, SubmissionError, load_submission, rebuild
 from autograder.text import clean_text, course_id
 
-from .client import GraderError, WorkerClient, WorkerLost
+from autograder.transport.client import GraderError, WorkerClient, WorkerLost
 from .verdicts import catalogue, judge_all
 
-SOURCE = assignment_named().source  # the first assignment's (tests and tools read it)
 JUDGED = "judged (not yet recorded by nbgrader)"
 OVERRUN = "graded until the notebook ran over"
 
@@ -134,7 +133,7 @@ def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile,
         row.status = f"not graded: {plain_text(e, 600)}"
         return read_gradebook(root, row, a)
     row.notes += rebuilt.notes
-    tests = catalogue(a.source)
+    tests = catalogue(a)
     import torch
 
     limits = Limits(memory_mb=profile.memory_mb, gpu=torch.cuda.is_available())
@@ -143,7 +142,7 @@ def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile,
                           limits, profile.cell_seconds, isolated, deadline)
     with client:
         try:
-            verdicts = judge_all(Student(client), tests, profile, seed, deadline)
+            verdicts = judge_all(Student(client), tests, profile, seed, deadline, a)
         except WorkerLost as e:  # the cells themselves could not be run
             verdicts = {t.grade_id: f"your notebook stopped the grading process: {e}"
                         for t in tests}

@@ -2,10 +2,9 @@
 
 What each graded test cell checks is read from the instructor's source notebook (trusted):
 its hidden region calls ``check_answer("n", var, expected, "hint")``, ``check_<function>(…)``
-or ``check_accuracy_tier(k, …)``.  Those cells never run anywhere; the judge runs the named
-check against the worker.  The order matters: ``inner_update`` is graded before any check
-that lends the worker the reference ``inner_update`` (functions graded alone), and the
-accuracy tiers train with the student's own functions before that too.
+or a tier check with its number.  Those cells never run anywhere; the judge runs the named
+check of the assignment (``autograder/assignments/<name>/checks.py``: its ``ORDER`` and
+``TIERS``) against the worker.
 """
 
 from __future__ import annotations
@@ -17,51 +16,39 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from autograder import checks
+from autograder.assignments import Assignment
 from autograder.checks.common import check_answer
 from autograder.checks.student import CheckFailed, Opaque, Student
 from autograder.grading_key import derive
 from autograder.profiles import Profile
 
-from .client import GraderError, WorkerLost
-
-ORDER = ["check_answer", "check_inner_update", "check_outer_step", "check_anil_adapt",
-         "check_accuracy_tier", "check_maml_meta_loss", "check_fomaml_meta_loss",
-         "check_reptile_meta_gradient",
-         # the second assignment: the helpers before the functions graded with them lent
-         "check_metasgd_inner_update", "check_prototypes", "check_protonet_logits",
-         "check_protonet_tier", "check_metasgd_meta_loss", "check_protonet_loss"]
-
-#: accuracy tiers: the check → (train once with the student's functions, the tier's verdict)
-TIERS = {"check_accuracy_tier": ("tier_results", "check_accuracy_tier"),
-         "check_protonet_tier": ("protonet_tier_results", "check_protonet_tier")}
-#: the student's functions a tier's training calls besides the one it asks for (the right test
-#: pays: when one of them failed its own test, a failed tier names it)
-TIER_CALLS = {"check_accuracy_tier": ("check_inner_update",),
-              "check_protonet_tier": ("check_prototypes", "check_protonet_logits")}
-
+from autograder.transport.client import GraderError, WorkerLost
 
 @dataclass
 class Test:
     grade_id: str
     points: float
-    check: str                   # one of ORDER
+    check: str                   # one of the assignment's ORDER
     args: tuple = ()             # check_answer: (name, expected, hint); tier: (k,)
     answer_cells: list = field(default_factory=list)   # the answer cells before it
 
 
-def _hidden_calls(source: str) -> list[ast.Call]:
+def _hidden_calls(source: str, order: tuple[str, ...]) -> list[ast.Call]:
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []
     return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-            and n.func.id in ORDER]
+            and n.func.id in order]
+
+
+def catalogue(assignment: Assignment) -> tuple[Test, ...]:
+    """The graded tests of the assignment's source notebook, in notebook order."""
+    return _catalogue(assignment.source, tuple(assignment.checks.ORDER))
 
 
 @lru_cache(maxsize=4)
-def catalogue(source_notebook: Path) -> tuple[Test, ...]:
-    """The graded tests of the instructor's notebook, in notebook order."""
+def _catalogue(source_notebook: Path, order: tuple[str, ...]) -> tuple[Test, ...]:
     nb = json.loads(Path(source_notebook).read_text())
     tests, answers = [], []
     for cell in nb["cells"]:
@@ -71,7 +58,7 @@ def catalogue(source_notebook: Path) -> tuple[Test, ...]:
             answers.append(meta["grade_id"])
         if not meta.get("grade") or meta.get("solution"):
             continue
-        calls = _hidden_calls(src)
+        calls = _hidden_calls(src, order)
         if len(calls) == 0:
             raise ValueError(f"graded cell {meta['grade_id']} names no check the judge knows")
         for call in calls[:1] if calls[0].func.id != "check_answer" else calls:
@@ -86,13 +73,14 @@ def catalogue(source_notebook: Path) -> tuple[Test, ...]:
 
 
 def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed: int,
-              deadline: float) -> dict[str, str | None]:
+              deadline: float, assignment: Assignment) -> dict[str, str | None]:
     """grade_id → None (passed) or the failure message; raises only :class:`GraderError`
     (the grading environment failed: no verdict is a grade)."""
     verdicts: dict[str, str | None] = {}
     values = _values(student, tests)
     tiers: dict = {}
-    for name in ORDER:
+    checks, tier_of = assignment.checks, assignment.checks.TIERS
+    for name in checks.ORDER:
         for test in (t for t in tests if t.check == name):
             if verdicts.get(test.grade_id):
                 continue  # a cell with several answers fails on its first wrong one
@@ -103,12 +91,12 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                 if name == "check_answer":
                     var, expected, hint = test.args
                     check_answer(var, values.get(var, Opaque("undefined")), expected, hint)
-                elif name in TIERS:
-                    train, verdict = TIERS[name]
+                elif name in tier_of:
+                    tier = tier_of[name]
                     if name not in tiers:
-                        tiers[name] = _named(getattr(checks, train)(student, profile, seed),
-                                             name, tests, verdicts)
-                    getattr(checks, verdict)(test.args[0], tiers[name], profile=profile)
+                        tiers[name] = _named(tier.train(student, profile, seed), tier.calls,
+                                             tests, verdicts)
+                    tier.verdict(test.args[0], tiers[name], profile=profile)
                 else:  # each check its own stream, keyed: none predicts another
                     getattr(checks, name)(student, seed=derive(seed, name))
                 verdicts.setdefault(test.grade_id, None)
@@ -118,21 +106,21 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                 raise  # no verdict at all: the grading environment failed
             except WorkerLost as e:
                 verdicts[test.grade_id] = f"your code stopped the grading process during this test: {e}"
-                if name in TIERS:
+                if name in tier_of:
                     tiers[name] = verdicts[test.grade_id]
             except Exception as e:  # noqa: BLE001 - hostile data the checks could not use
                 verdicts[test.grade_id] = ("the grading process answered with data the judge "
                                            f"could not use ({type(e).__name__}: {str(e)[:200]})")
-                if name in TIERS:
+                if name in tier_of:
                     tiers[name] = verdicts[test.grade_id]
     return verdicts
 
 
-def _named(result, tier: str, tests: tuple[Test, ...], verdicts: dict):
+def _named(result, calls: tuple[str, ...], tests: tuple[Test, ...], verdicts: dict):
     """A failed tier's message names the functions it called that failed their own test."""
     if not isinstance(result, str):
         return result
-    failed = [t.check[len("check_"):] for t in tests if t.check in TIER_CALLS[tier]
+    failed = [t.check[len("check_"):] for t in tests if t.check in calls
               and verdicts.get(t.grade_id)]
     if not failed:
         return result

@@ -7,7 +7,7 @@ graders.  ``hwlib`` (what students import) only has the skeleton they plug into.
 """
 
 from .algorithms import ALGORITHMS, make_learner
-from .answers import (anil_adapt, fomaml_meta_loss, inner_update, maml_meta_loss, outer_step,
+from autograder.assignments.metalearning.answers import (anil_adapt, fomaml_meta_loss, inner_update, maml_meta_loss, outer_step,
                          reptile_meta_gradient)
 
 __all__ = ["ALGORITHMS", "make_learner", "inner_update", "outer_step", "maml_meta_loss",

@@ -1,36 +1,5 @@
-'''Realistic student code for the six graded functions: wrong answers and correct ones.
-
-:mod:`autograder.mutants` edits the reference answer one token at a time; this module holds
-what students actually hand in — whole function definitions with their own variable names,
-loops or comprehensions, ``torch.autograd.grad`` or ``torch.func``, comments — to show that the
-hidden checks (:mod:`autograder.checks`) are both sharp and fair:
-
-* :data:`BUGS` — wrong answers.  ``check_<bug.check>`` must reject each one with a
-  :class:`~autograder.checks.CheckFailed` whose message contains ``bug.message``, a phrase that
-  names the cause ("wrong sign", "summed", "in place", …).
-* :data:`VARIANTS` — correct answers written differently from the reference; all six checks
-  must pass with each of them in place of the reference function.
-
-Each ``source`` is a complete ``def`` with the signature of the reference.  It runs in the
-namespace the notebook's import cell gives (``torch``, ``nn``, ``Params``, ``task_loss``,
-``TaskBatch``, ``split_body_head``, ``forward``) next to the other five functions; see
-:func:`namespace_with`.  ``maml_meta_loss``, ``fomaml_meta_loss`` and ``reptile_meta_gradient``
-may call ``inner_update`` by its global name (the grader lends the reference one while checking
-them).
-
-Verify, e.g.::
-
-    ns = namespace_with(bug)
-    getattr(autograder.checks, f"check_{bug.check}")(ns[bug.check], seed=0)  # CheckFailed
-'''
-
-
-from __future__ import annotations
-
-from . import bugs_later, bugs_meta, bugs_reptile, bugs_steps
-from .entries import FUNCTIONS, PRELUDE, Bug, Variant, namespace_with
-from .variants import VARIANTS
-
-BUGS: list[Bug] = [*bugs_steps.BUGS, *bugs_meta.BUGS, *bugs_reptile.BUGS, *bugs_later.BUGS]
-
-__all__ = ["BUGS", "VARIANTS", "FUNCTIONS", "PRELUDE", "Bug", "Variant", "namespace_with"]
+"""Student code as data, shared by every assignment's catalogue
+(``autograder/assignments/<name>/catalogue/``): the entry types and the mutant builder
+(:mod:`.entries`), the blind set's helpers (:mod:`.blind`) and the blind set as one list
+(:mod:`.blind_set`: student code written without reading the grader, across the assignments,
+measured by ``python -m autograder measure-checks``)."""

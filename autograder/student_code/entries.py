@@ -1,19 +1,12 @@
-"""The catalogue's entries: a one-token mutant, a bug or a correct variant, the skeleton def lines,
-and the namespace a student's function runs in."""
+"""The entries of every assignment's catalogue (``autograder/assignments/<name>/catalogue/``): a
+one-token mutant, a bug or a correct variant; the namespace a student's function runs in; and
+the mutant builder (a mutated reference, a mutated solution notebook)."""
 
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-
-FUNCTIONS = ("inner_update", "outer_step", "maml_meta_loss", "fomaml_meta_loss", "anil_adapt",
-             "reptile_meta_gradient")
-
-#: what the notebook's import cell puts in the students' namespace (besides the reference code)
-PRELUDE = ("import torch\nfrom torch import nn\n"
-           "from hwlib.models import Params, task_loss, split_body_head, forward\n"
-           "from hwlib.tasks import TaskBatch\n")
-
+from types import ModuleType
 
 @dataclass(frozen=True)
 class Mutant:
@@ -59,32 +52,51 @@ class Variant:
     source: str
 
 
-def namespace_with(*entries: Bug | Variant) -> dict:
-    """The reference answers and the notebook's imports in one namespace, with each entry's
-    ``source`` executed into it (replacing that one function)."""
-    from autograder.reference import answers
-
+def namespace_of(answers: ModuleType, prelude: str, *entries: Bug | Variant) -> dict:
+    """An assignment's reference answers and its notebook's imports (``prelude``) in one
+    namespace, with each entry's ``source`` executed into it (replacing that one function)."""
     namespace: dict = {"__name__": "student_code"}
     exec(compile(inspect.getsource(answers), "<reference>", "exec"), namespace)  # noqa: S102
-    exec(compile(PRELUDE, "<imports>", "exec"), namespace)  # noqa: S102
+    exec(compile(prelude, "<imports>", "exec"), namespace)  # noqa: S102
     for entry in entries:
         exec(compile(entry.source, f"<student {entry.name}>", "exec"), namespace)  # noqa: S102
     return namespace
 
 
-# The def lines as the notebook's skeleton gives them (students fill in the bodies).
-_INNER = ("def inner_update(model: nn.Module, params: Params, x: torch.Tensor, y: torch.Tensor,\n"
-          "                 alpha: float, create_graph: bool = False) -> Params:\n")
-_OUTER = "def outer_step(optimizer: torch.optim.Optimizer, meta_loss: torch.Tensor) -> float:\n"
-_MAML = ("def maml_meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float,\n"
-         "                   steps: int = 1) -> torch.Tensor:\n")
-_FOMAML = ("def fomaml_meta_loss(model: nn.Module, phi: Params, batch: TaskBatch, alpha: float,\n"
-           "                     steps: int = 1) -> torch.Tensor:\n")
-_ANIL = ("def anil_adapt(model: nn.Module, phi: Params, x: torch.Tensor, y: torch.Tensor,"
-         " alpha: float,\n"
-         "               steps: int = 1, create_graph: bool = False) -> Params:\n")
-_REPTILE = ("def reptile_meta_gradient(model: nn.Module, phi: Params, batch: TaskBatch,"
-            " alpha: float,\n"
-            "                          steps: int = 5) -> tuple[Params, torch.Tensor]:\n")
+def mutated_namespace_of(answers: ModuleType, mutant: Mutant) -> dict:
+    """The reference answers with ``mutant`` applied, as a namespace of functions."""
+    namespace: dict = {"__name__": f"mutant_{mutant.name.replace('-', '_')}"}
+    source = mutant.apply(inspect.getsource(answers))
+    exec(compile(source, f"<mutant {mutant.name}>", "exec"), namespace)  # noqa: S102
+    return namespace
 
 
+def mutate_notebook(notebook: dict, *entries) -> dict:
+    """A copy of the solution ``notebook`` (nbformat JSON) with each entry applied to the cell
+    that defines its function: a :class:`Mutant` edits it, an entry with a ``source`` (a bug
+    or a correct variant written as a student would) replaces it."""
+    import copy
+
+    nb = copy.deepcopy(notebook)
+    for entry in entries:
+        for cell in nb["cells"]:
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            if cell["cell_type"] == "code" and f"def {entry.function}(" in source and \
+                    cell["metadata"].get("nbgrader", {}).get("solution"):
+                cell["source"] = entry.apply(source) if isinstance(entry, Mutant) else entry.source
+                break
+        else:
+            raise ValueError(f"no answer cell defines {entry.function}")
+    return nb
+
+
+def buckets(entries: list) -> list[list]:
+    """The entries split into groups with at most one per function: one notebook per group
+    (each function is graded alone, so each entry is judged by its own test)."""
+    groups: list[list] = []
+    for entry in entries:
+        group = next((g for g in groups if all(e.function != entry.function for e in g)), None)
+        if group is None:
+            groups.append(group := [])
+        group.append(entry)
+    return groups

@@ -10,7 +10,7 @@ its length) with at most :data:`MAX_TENSORS` entries of plain dtypes whose sizes
 payload's — all before the tensor data is read.
 
 Every request carries an ``id`` (a counter of the judge's) that its reply echoes: a reply that
-does not is refused (:mod:`autograder.judge.client`).
+does not is refused (:mod:`autograder.transport.client`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Run before any student code, in two steps:
   judge can say *"the sandboxed worker cannot import torch: …"* instead of grading a class 0;
 * :func:`fingerprint` (the ``hello`` request): the interpreter and each package's version and
   file.  The judge computes its own with the same function and refuses to grade on any
-  difference (:mod:`autograder.judge.client`).
+  difference (:mod:`autograder.transport.client`).
 
 Standard library only, so that it runs even where the packages are missing.
 """

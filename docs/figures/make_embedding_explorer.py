@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from autograder.reference import answers_metasgd_protonet as ref
-from autograder.train import RunSpec, prepare
+from autograder.assignments.metasgd_protonet import answers as ref
+from autograder.research.train import RunSpec, prepare
 from hwlib.cache import atomic_write
 from hwlib.embedding_explorer import embedding_explorer
 from hwlib.outer_loop import meta_train

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from autograder.reference import answers as ref
+from autograder.assignments.metalearning import answers as ref
 from hwlib.budget import BUDGETS
 from hwlib.cache import atomic_write
 from hwlib.learner import pretrain_loss
