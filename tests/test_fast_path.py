@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from autograder.reference import answers, fast, make_learner
+from autograder.assignments.metalearning import answers
+from autograder.reference import fast, make_learner
 from autograder.reference.algorithms import anil_meta_loss
 from hwlib.learner import pretrain_loss
 from autograder.reference.batched import forward_tasks, per_task, task_losses

@@ -186,3 +186,25 @@ def test_prototype_logit_and_protonet_loss_properties_name_their_class_of_cause(
     assert "N and K are mixed up" in loss_violation(loss_of(n_is_support_size), batch,
                                                     lambda: 1.0)
     assert "float32" in loss_violation(loss_of(proto.protonet_loss), batch, lambda: float("inf"))
+
+
+def test_reptile_direction_properties_name_a_rescaled_direction_and_the_step_count():
+    rep = ref.reptile_meta_gradient
+
+    def ask_of(fn):
+        def ask(phi=PHI, batch=BATCH, alpha=ALPHA, steps=3):
+            return fn(MODEL, leaf(phi), batch, alpha, steps)[0]
+        return ask
+
+    def over_alpha(model, phi, batch, alpha, steps=5):
+        d, loss = rep(model, phi, batch, alpha, steps)
+        return {k: v / alpha for k, v in d.items()}, loss
+
+    def one_too_many(model, phi, batch, alpha, steps=5):
+        return rep(model, phi, batch, alpha, steps + 1)
+
+    def said(fn):
+        return objective_violation(ask_of(fn), "reptile_meta_gradient", PHI, BATCH, ALPHA, 3)
+    assert said(rep) is None
+    assert "divided by α" in said(over_alpha), said(over_alpha)
+    assert "one step too many" in said(one_too_many), said(one_too_many)

@@ -102,6 +102,8 @@ def meta_loss_family(model, phi, batch: TaskBatch, alpha: float, steps: int
             (f"it takes {steps - 1} inner steps instead of `steps` = {steps}", v(steps=steps - 1)),
             ("the gradient is computed once at φ and reused for every inner step: recompute "
              "∇l at the current θ in each step", v(grad_once=True)),
+            (f"each inner step uses α/{steps}: the inner learning rate is divided by the number "
+             "of steps — every step is θ − α∇l(θ) with the α given", v(alpha=alpha / steps)),
         ]
     return family
 

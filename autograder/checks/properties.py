@@ -98,7 +98,7 @@ def objective_violation(ask: Ask, name: str, phi: dict, batch: TaskBatch, alpha:
     ``phi_loss(batch)``: the mean query loss of φ itself (α = 0), when α applies."""
     base = ask()
     for prop in (_repeatable, _uses_phi, _uses_query, _uses_support, _tasks, _query_mean,
-                 _alpha_zero, _uses_steps):
+                 _alpha_zero, _linear_in_alpha, _step_count, _uses_steps):
         said = prop(ask, base, name, phi, batch, alpha, steps, phi_loss)
         if said:
             return said
@@ -128,6 +128,11 @@ def _uses_query(ask, base, name, phi, batch, alpha, steps, phi_loss):
 
 
 def _uses_support(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    if steps not in (None, 1) and agree(ask(batch=with_set(batch, "support"), steps=1),
+                                        ask(steps=1), SAME):
+        return (f"with steps=1 {name} ignores the support set (it does with steps={steps}): "
+                "the loop over steps runs one time too few — an off-by-one such as "
+                "range(1, steps), so steps=1 takes no step at all")
     if agree(ask(batch=with_set(batch, "support")), base, SAME):
         if steps is not None and not agree(ask(batch=with_set(batch, "support"), steps=steps + 1),
                                            ask(steps=steps + 1), SAME):
@@ -198,6 +203,36 @@ def _query_mean(ask, base, name, phi, batch, alpha, steps, phi_loss):
         return (f"{name} changes when every query example is given twice ({_show(base)} → "
                 f"{_show(twice)}): a task's loss must be the mean over its query examples"
                 f"{finer}")
+
+
+def _linear_in_alpha(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    """Reptile: for a small α, φ − θ̂ ≈ α·Σ∇l — doubling α doubles the direction."""
+    if not name.startswith("reptile"):
+        return None
+    small = 1e-4
+    a, b = flat(ask(alpha=small)), flat(ask(alpha=2 * small))
+    ratio = (b.norm() / a.norm()).item() if a.norm() > 0 else float("nan")
+    if abs(ratio - 2) > 0.05:
+        return (f"for a small α, φ − θ̂ ≈ α·Σ∇l, so doubling α must double the direction; "
+                f"{name}'s grew {ratio:.3g}× (α = {small:g} → {2 * small:g}): the direction is "
+                "divided by α, or α is not the inner learning rate")
+
+
+def _step_count(ask, base, name, phi, batch, alpha, steps, phi_loss):
+    """Reptile: for a small α each step moves θ by about α∇l, so steps=2 moves twice as far
+    as steps=1 (a loop that runs once too often gives 3/2, once too few 1/0)."""
+    if not name.startswith("reptile"):
+        return None
+    small = 1e-4
+    one, two = flat(ask(alpha=small, steps=1)), flat(ask(alpha=small, steps=2))
+    ratio = (two.norm() / one.norm()).item() if one.norm() > 0 else float("inf")
+    if abs(ratio - 2) > 0.05:
+        extra = round(1 / (ratio - 1)) if 1 < ratio < 2 else None
+        finer = (f": it takes {extra + 1} steps when asked for {extra} — the loop runs one step "
+                 "too many (an off-by-one such as range(steps + 1))" if extra else
+                 ": the loop over steps does not take exactly `steps` steps (an off-by-one?)")
+        return (f"for a small α, θ̂ moves by about α∇l per inner step, so steps=2 must move twice "
+                f"as far as steps=1; {name}'s moved {ratio:.3g}× as far{finer}")
 
 
 def _uses_steps(ask, base, name, phi, batch, alpha, steps, phi_loss):
