@@ -96,16 +96,23 @@ def _not_the_optimizers(step) -> None:
              "passed in: zero_grad(), backward(), step().")
 
 
-def _large_gradient(s: Student, model, phi: dict, data: tuple, lr: float) -> None:
-    """The step is −lr·∇ whatever the size of the gradient: on a meta-loss with a large
-    gradient (targets ×100), clipping or normalising shows."""
-    x, y = data[0], data[1] * 100
-    got = s.outer_step(MLP_SPEC, phi, [(x, y)], lr)
+def _phi_after_one_call(s: Student, phi: dict, data: tuple, lr: float,
+                        optimizer: str = "sgd") -> dict:
+    """φ after one call of the student's ``outer_step`` with a fresh ``optimizer`` on φ."""
+    got = s.outer_step(MLP_SPEC, phi, [data], lr, optimizer=optimizer)
     if got["error"]:
         fail(got["error"])
     now = {k: got["tensors"].get(f"phi0.{k}") for k in phi}
     if any(t is None for t in now.values()):
         fail("outer_step: φ could not be read back after the call.")
+    return now
+
+
+def _large_gradient(s: Student, model, phi: dict, data: tuple, lr: float) -> None:
+    """The step is −lr·∇ whatever the size of the gradient: on a meta-loss with a large
+    gradient (targets ×100), clipping or normalising shows."""
+    x, y = data[0], data[1] * 100
+    now = _phi_after_one_call(s, phi, (x, y), lr)
     at = leaf(phi)
     g = dict(zip(at, torch.autograd.grad(task_loss(model, at, x, y), list(at.values()))))
     want = combine({k: v.detach() for k, v in phi.items()}, g, -lr)
@@ -124,12 +131,7 @@ def _large_gradient(s: Student, model, phi: dict, data: tuple, lr: float) -> Non
 def _with_adam(s: Student, model, phi: dict, data: tuple, lr: float, sgd: dict) -> None:
     """The step is the optimizer's, whichever it is: with Adam (the skeleton's), φ after one
     call is φ after one Adam step — not a hand-made SGD step, not a fresh optimizer's."""
-    got = s.outer_step(MLP_SPEC, phi, [data], lr, optimizer="adam")
-    if got["error"]:
-        fail(got["error"])
-    now = {k: got["tensors"].get(f"phi0.{k}") for k in phi}
-    if any(t is None for t in now.values()):
-        fail("outer_step: φ could not be read back after the call.")
+    now = _phi_after_one_call(s, phi, data, lr, optimizer="adam")
     at = leaf(phi)
     adam = torch.optim.Adam(list(at.values()), lr=lr)
     task_loss(model, at, *data).backward()
