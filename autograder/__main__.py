@@ -9,7 +9,7 @@ from pathlib import Path
 from hwlib.errors import DataNotFoundError, HwlibError
 
 from .assignments import ASSIGNMENTS, DEFAULT, assignment_named
-from .profiles import PROFILES
+from hwlib.profiles import PROFILES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="prove the tests: solution full marks, blank release zero")
     p.add_argument("--profile", default="tiny", choices=list(PROFILES))
     p.add_argument("--mutants", action="store_true", help="also grade every known student bug")
+    p.add_argument("--sample", type=int, metavar="K",
+                   help="with --mutants: only the first K notebooks of bugs and of correct "
+                        "variants (the first holds one bug of every graded function)")
     p.add_argument("--out", type=Path, help="keep the grading course directory here")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once")
     p.add_argument("--assignment", choices=[*ASSIGNMENTS, "all"], default=DEFAULT,
@@ -161,7 +164,7 @@ def _chosen(name: str) -> list[str]:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from .course import release
+    from autograder.pipeline.course import release
 
     for name in _chosen(args.assignment):
         print(f"released {release(assignment=name)}")
@@ -176,7 +179,7 @@ def _validate(args: argparse.Namespace) -> int:
         out = args.out / name if args.out and args.assignment == "all" else args.out
         print(f"== {name}")
         ok &= all(v.ok for v in validate(args.profile, args.mutants, out, jobs=args.jobs,
-                                          assignment=name))
+                                          assignment=name, sample=args.sample))
     return 0 if ok else 1
 
 
@@ -192,12 +195,12 @@ def _new_assignment(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     import torch
 
-    from .grade import grade
+    from autograder.pipeline.grade import grade
 
     if not args.submissions.is_dir():
         raise ValueError(f"{args.submissions} is not a folder of submissions")
     profile = args.profile or ("gpu" if torch.cuda.is_available() else "cpu")
-    from .batch import parse_shard
+    from autograder.pipeline.batch import parse_shard
 
     out = args.out or Path("grading") / args.assignment
     rows = grade(args.submissions, out, profile, args.cell_timeout, args.notebook_timeout,
@@ -216,7 +219,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from .gradebook import merge
+    from autograder.pipeline.gradebook import merge
 
     rows = merge(args.out, args.shards)
     print(f"{len(rows)} students from {len(args.shards)} shards: {args.out / 'grades.csv'}")
@@ -224,7 +227,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .canary import GradingRefused
+    from autograder.pipeline.canary import GradingRefused
 
     args = build_parser().parse_args(argv)
     try:

@@ -8,7 +8,7 @@ meta-learning skeleton (:mod:`~hwlib.learner`, :mod:`~hwlib.outer_loop`,
 loop and the meta-loss — are yours to write in the notebook.
 """
 
-from .budget import notebook_budget
+from .profiles import notebook_budget
 from .device import default_device
 from .download import download_omniglot
 from .errors import CacheError, CorruptDataError, DataNotFoundError, DownloadError, HwlibError

@@ -119,7 +119,7 @@ def grading_data(synthetic_root, monkeypatch) -> Path:
     """Real Omniglot when OMNIGLOT_ROOT is set, else the tests' synthetic zips.  Grading needs
     the worker sandbox (bubblewrap): without it the grading tests skip and say why (.ci/run
     installs it, so CI never skips them)."""
-    from autograder.boundary import boundary_problem
+    from autograder.sandbox.boundary import boundary_problem
 
     problem = boundary_problem()
     if problem:
@@ -133,7 +133,7 @@ def grading_data(synthetic_root, monkeypatch) -> Path:
 def _generated_assignments(tmp_path_factory):
     """nbgrader's generate_assignment, once per assignment for the session (the real one:
     ensure_template), made when first asked for."""
-    from autograder.course import ensure_template
+    from autograder.pipeline.course import ensure_template
 
     folder, made = tmp_path_factory.mktemp("nbgrader-template"), {}
 
@@ -152,7 +152,7 @@ def seed_template(_generated_assignments):
     ``out``."""
     import shutil
 
-    from autograder.gradebook import TEMPLATE
+    from autograder.pipeline.gradebook import TEMPLATE
 
     def seed(out: Path, assignment: str = "metalearning") -> Path:
         made = _generated_assignments(assignment)

@@ -41,8 +41,8 @@ from pathlib import Path
 import pytest
 
 from adversarial_cases import ANY, CASES, HIDDEN
-from autograder.course import REPO
-from autograder.grade import grade
+from autograder.pipeline.course import REPO
+from autograder.pipeline.grade import grade
 
 ASSIGNMENT = "metalearning"  # the assignment these tests grade
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from autograder.course import REPO, release
+from autograder.pipeline.course import REPO, release
 from autograder.assignments.metalearning.catalogue.mutants import GRADE_IDS
 from autograder.assignments.metalearning import answers
 
@@ -122,7 +122,7 @@ def test_second_assignment_grades_every_function_tier_and_question():
 
 
 def test_second_assignment_release_is_current_and_holds_no_answers(tmp_path):
-    from autograder.course import release
+    from autograder.pipeline.course import release
 
     a, reference, grade_ids = _second()
     fresh = release(tmp_path, a)

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from autograder.assignments import ASSIGNMENTS, assignment_named
-from autograder.batch import grade_batch
-from autograder.gradebook import merge
-from autograder.results import RESULTS, assignment_of
+from autograder.pipeline.batch import grade_batch
+from autograder.pipeline.gradebook import merge
+from autograder.pipeline.results import RESULTS, assignment_of
 
 
 def _result(out, student: str, assignment: str | None) -> None:

@@ -382,8 +382,8 @@ def test_student_text_never_runs_in_feedback_formgrader_or_lab(tmp_path, grading
     from nbgrader.api import Gradebook
     from test_reports import submission
 
-    from autograder.grade import grade
-    from autograder.text import course_id
+    from autograder.pipeline.grade import grade
+    from autograder.pipeline.text import course_id
 
     student = "<img src=x onerror=window.__pwned=9> zoë"
     (tmp_path / "subs" / student).mkdir(parents=True)

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from autograder.results import Row, save_result
+from autograder.pipeline.results import Row, save_result
 from hwlib.cache import atomic_save, atomic_write, atomic_write_text, resolve_cache_dir
 
 

@@ -12,10 +12,22 @@ from autograder.assignments.metalearning.calibrate import calibrate
 from autograder.checks import CheckFailed, Student
 from autograder.assignments.metalearning.tiers import (check_accuracy_tier, student_meta_gradient, tier_results,
                                         train_and_evaluate)
-from autograder.profiles import PROFILES
+from autograder.assignments import TierBudget
+from autograder.assignments.metalearning import tiers as maml_tiers
+from autograder.assignments.metasgd_protonet import tiers as protonet_tiers
 from autograder.reference import maml_meta_loss
+from hwlib.profiles import PROFILES
 
-TINY = dataclasses.replace(PROFILES["tiny"], steps=6, meta_batch_size=2, test_tasks=10)
+TINY = dataclasses.replace(PROFILES["tiny"], test_tasks=10)
+
+
+@pytest.fixture(autouse=True)
+def small_tiers(monkeypatch):
+    """The tiers train for seconds: 6 MAML meta-steps, 4 ProtoNet steps (5-way, 2 queries)."""
+    monkeypatch.setitem(maml_tiers.BUDGETS, "tiny",
+                        dataclasses.replace(maml_tiers.BUDGETS["tiny"], steps=6, meta_batch_size=2))
+    monkeypatch.setitem(protonet_tiers.BUDGETS, "tiny",
+                        TierBudget(4, 2, (0.25, 0.3, 0.35), train_ways=5, q_query=2))
 
 
 @pytest.fixture
@@ -30,8 +42,10 @@ def _student(fn, profile):
 
 def test_curve_points_equal_runs_with_that_budget_alone(synthetic_env):
     curve = train_and_evaluate(None, TINY, curve=[3, 6], make=_student(maml_meta_loss, TINY))
-    three = dataclasses.replace(TINY, steps=3)
-    alone = train_and_evaluate(None, three, make=_student(maml_meta_loss, three))
+    six = maml_tiers.BUDGETS["tiny"]
+    maml_tiers.BUDGETS["tiny"] = dataclasses.replace(six, steps=3)
+    alone = train_and_evaluate(None, TINY, make=_student(maml_meta_loss, TINY))
+    maml_tiers.BUDGETS["tiny"] = six
     assert set(curve) == {3, 6}
     assert torch.equal(curve[3].accuracies, alone.accuracies)
     full = train_and_evaluate(None, TINY, make=_student(maml_meta_loss, TINY))
@@ -60,7 +74,7 @@ def test_calibrate_reports_every_run_and_both_verdicts(synthetic_env, monkeypatc
         [("maml", 0), ("maml", 1), ("pretrain", 0), ("pretrain", 1)]
     assert all(set(r["curve"]) == {3, 6} and 0 <= r["accuracy"] <= 1 for r in report["runs"])
     maml = min(r["accuracy"] for r in report["runs"] if r["method"] == "maml")
-    assert report["reference_reaches_every_tier"] == (maml >= TINY.tiers[-1] + 0.01)
+    assert report["reference_reaches_every_tier"] == (maml >= maml_tiers.BUDGETS["tiny"].tiers[-1] + 0.01)
     controls = report["controls"]
     assert controls["zero_meta_gradient_fails_tier1"] and "neither MAML's" in controls["zero_meta_gradient"]
     assert 0 <= controls["phi_never_moves_accuracy"] <= 1
@@ -85,10 +99,8 @@ def test_protonet_calibration_and_its_controls(synthetic_env, monkeypatch):
     """The second assignment's tiers: the reference ProtoNet trained through the grading path,
     an embedding that never moves and a zero gradient (caught by the spot checks)."""
     from autograder.assignments.metasgd_protonet.calibrate import calibrate as calibrate_protonet
-    from autograder.profiles import ProtoNetBudget
 
-    tiny = dataclasses.replace(TINY, protonet=ProtoNetBudget(4, 2, 5, 2, (0.25, 0.3, 0.35)))
-    monkeypatch.setitem(PROFILES, "tiny", tiny)
+    monkeypatch.setitem(PROFILES, "tiny", TINY)
     report = calibrate_protonet("tiny", seeds=[0])
     assert [(r["method"], r["seed"]) for r in report["runs"]] == [("protonet", 0)]
     assert 0 <= report["runs"][0]["accuracy"] <= 1
@@ -97,13 +109,13 @@ def test_protonet_calibration_and_its_controls(synthetic_env, monkeypatch):
     assert 0 <= c["phi_never_moves_accuracy"] <= 1
 
 
-def test_protonet_tiers_grade_the_students_own_loss(synthetic_env):
+def test_protonet_tiers_grade_the_students_own_loss(synthetic_env, monkeypatch):
     from autograder.assignments.metasgd_protonet.checks import check_protonet_tier
     from autograder.assignments.metasgd_protonet.tiers import protonet_tier_results
-    from autograder.profiles import ProtoNetBudget
     from autograder.assignments.metasgd_protonet.answers import protonet_loss
 
-    tiny = dataclasses.replace(TINY, protonet=ProtoNetBudget(4, 2, 5, 2, (0.0, 0.0, 1.01)))
+    monkeypatch.setitem(protonet_tiers.BUDGETS, "tiny", TierBudget(4, 2, (0.0, 0.0, 1.01), 5, 2))
+    tiny = TINY
     result = protonet_tier_results(protonet_loss, tiny, seed=3)
     assert not isinstance(result, str), result
     check_protonet_tier(1, result, profile=tiny)

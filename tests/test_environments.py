@@ -29,11 +29,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import autograder.isolation as isolation
-import autograder.python_env as python_env
+import autograder.sandbox.isolation as isolation
+import autograder.sandbox.python_env as python_env
 from autograder.__main__ import main
 from autograder.assignments import REPO
-from autograder.boundary import SETTINGS, boundary_problem, userns_refusal
+from autograder.sandbox.boundary import SETTINGS, boundary_problem, userns_refusal
 
 PROBLEM = boundary_problem()
 pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"no sandbox here: {PROBLEM}")
@@ -124,7 +124,7 @@ def test_a_grader_failure_is_never_a_grade(tmp_path, grading_data, seed_template
     once fixed, the same command grades exactly those students."""
     from nbgrader.api import Gradebook
 
-    import autograder.grade as grade_module
+    import autograder.pipeline.grade as grade_module
 
     subs, out = _class(tmp_path, "alice", "bob"), seed_template(tmp_path / "out")
     with monkeypatch.context() as broken:
@@ -150,8 +150,8 @@ def test_a_grader_failure_is_never_a_grade(tmp_path, grading_data, seed_template
 JUDGE = r'''
 import json, os, sys
 import torch
-from autograder.boundary import boundary_problem
-from autograder.isolation import Limits
+from autograder.sandbox.boundary import boundary_problem
+from autograder.sandbox.isolation import Limits
 from autograder.transport.client import WorkerClient
 cell = "import os, torch, hwlib\nv = str(torch.__version__)\nf = torch.__file__\n" \
        "repo = os.path.exists(%r)\nh = hwlib.__file__" % sys.argv[1]

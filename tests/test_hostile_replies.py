@@ -21,12 +21,12 @@ import torch
 
 from autograder.checks.common import MLP_SPEC
 from autograder.checks.student import MODEL, P, Student
-from autograder.course import REPO
-from autograder.isolation import Limits
+from autograder.pipeline.course import REPO
+from autograder.sandbox.isolation import Limits
 from autograder.transport.client import Reply, WorkerClient, WorkerLost
 from autograder.judge.verdicts import catalogue, judge_all
 from autograder.assignments import assignment_named
-from autograder.profiles import PROFILES
+from hwlib.profiles import PROFILES
 from autograder.worker.channel import ChannelError, encode, receive
 
 

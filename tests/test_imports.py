@@ -12,40 +12,41 @@ from pathlib import Path
 import pytest
 
 from autograder.assignments import NAMES
-from autograder.course import REPO
+from autograder.pipeline.course import REPO
 
 # (layer, module prefixes), bottom first.  A module belongs to the longest prefix that names it.
 LAYERS = {
     "hwlib": [
-        ("foundation", ["hwlib.errors", "hwlib.device", "hwlib.progress", "hwlib.cache"]),
+        ("foundation", ["hwlib.errors", "hwlib.device", "hwlib.progress", "hwlib.cache",
+                        "hwlib.profiles"]),
         ("data", ["hwlib.download", "hwlib.omniglot", "hwlib.splits"]),
         ("tasks and models", ["hwlib.tasks", "hwlib.models", "hwlib.sinusoid"]),
         ("skeleton", ["hwlib.evaluate", "hwlib.history", "hwlib.checkpoint", "hwlib.learner",
                       "hwlib.outer_loop"]),
         ("algorithms", ["hwlib.protonet", "hwlib.metasgd"]),
-        ("notebook", ["hwlib.budget", "hwlib.selfcheck", "hwlib.plots", "hwlib.widgets",
+        ("notebook", ["hwlib.selfcheck", "hwlib.plots", "hwlib.widgets",
                       "hwlib.embedding_explorer", "hwlib.selfcheck_metasgd",
                       "hwlib.selfcheck_protonet"]),
         ("package", ["hwlib"]),
     ],
     "autograder": [
-        ("course and sandbox", ["autograder.course", "autograder.assignments", "autograder.profiles",
-                                "autograder.sanitize", "autograder.text", "autograder.submissions",
-                                "autograder.grading_key", "autograder.isolation",
-                                "autograder.python_env", "autograder.boundary",
-                                "autograder.preprocessors", "autograder.nbgrader_config",
+        ("course and sandbox", ["autograder.pipeline", "autograder.pipeline.course",
+                                "autograder.assignments", "autograder.pipeline.sanitize",
+                                "autograder.pipeline.text", "autograder.pipeline.submissions",
+                                "autograder.judge.grading_key", "autograder.sandbox",
+                                "autograder.pipeline.preprocessors",
+                                "autograder.pipeline.nbgrader_config",
                                 "autograder.worker", "autograder.reference",
                                 *[f"autograder.assignments.{n}.answers"
                                   for n in (*NAMES, "_template")]]),
-        ("results and transport", ["autograder.results", "autograder.transport",
+        ("results and transport", ["autograder.pipeline.results", "autograder.transport",
                                    "autograder.transport.lending", "autograder.transport.local"]),
         ("checks", ["autograder.checks", "autograder.student_code"]),
         ("assignments", [f"autograder.assignments.{n}" for n in (*NAMES, "_template")]),
-        ("judge", ["autograder.judge", "autograder.gradebook"]),
-        ("commands", ["autograder.batch", "autograder.jobs", "autograder.canary", "autograder.grade",
-                      "autograder.instructor.validate",
-                      "autograder.research.train", "autograder.research.time_to_accuracy", "autograder.research.bench",
-                      "autograder.research.bench_isolation", "autograder.instructor.measure_checks"]),
+        ("judge", ["autograder.judge", "autograder.pipeline.gradebook"]),
+        ("commands", ["autograder.pipeline.batch", "autograder.pipeline.jobs",
+                      "autograder.pipeline.canary", "autograder.pipeline.grade",
+                      "autograder.instructor", "autograder.research"]),
         ("command line", ["autograder.__main__", "autograder"]),
     ],
 }

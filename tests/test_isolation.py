@@ -1,4 +1,4 @@
-"""The OS boundary around a worker (autograder/isolation.py), tested from inside a real one.
+"""The OS boundary around a worker (autograder/sandbox/isolation.py), tested from inside a real one.
 
 Each test starts a sandboxed worker (bubblewrap) with small cells that try something a student
 should not be able to do, then reads back, as plain values, what happened.  Where bubblewrap
@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from autograder.course import REPO
-from autograder.boundary import boundary_problem
-from autograder.isolation import Limits
+from autograder.pipeline.course import REPO
+from autograder.sandbox.boundary import boundary_problem
+from autograder.sandbox.isolation import Limits
 from autograder.transport.client import WorkerClient, WorkerLost
 
 PROBLEM = boundary_problem()
@@ -185,7 +185,7 @@ def test_a_hung_or_dying_worker_is_killed_and_reported():
 
 
 def test_grading_fails_closed_without_the_sandbox(tmp_path, monkeypatch, capsys):
-    import autograder.boundary as boundary
+    import autograder.sandbox.boundary as boundary
     from autograder.__main__ import main
 
     monkeypatch.setattr(boundary.shutil, "which", lambda name: None)
@@ -213,7 +213,7 @@ def test_worker_reads_the_judges_preprocessed_data_cache():
     """Inside, HOME is /tmp: without the judge's cache folder named, each worker would decode
     the PNGs again (seconds per submission) into its own tmpfs."""
     from autograder.judge.submission import worker_env
-    from autograder.profiles import PROFILES
+    from hwlib.profiles import PROFILES
     from hwlib.cache import resolve_cache_dir
 
     code = '''
@@ -233,7 +233,7 @@ def test_only_the_size_limited_tmp_is_writable(isolated_cache):
     """The sandbox's root is read-only (else a tmpfs of half the machine's memory), and so are
     /dev and the empty folder laid over a private one: a worker writes only to its /tmp, which
     is HOME and the working folder, and which is size-limited."""
-    import autograder.isolation as isolation
+    import autograder.sandbox.isolation as isolation
 
     hidden = isolated_cache / "private-inside-a-read-folder"
     hidden.mkdir(parents=True, exist_ok=True)
@@ -266,7 +266,7 @@ tmp_mb = st.f_blocks * st.f_frsize / 2**20
 
 
 def test_the_root_is_remounted_read_only_after_every_mount():
-    from autograder.isolation import bwrap_command
+    from autograder.sandbox.isolation import bwrap_command
 
     args = bwrap_command({}, Limits(), (3, 4))
     remounts = [args[i + 1] for i, a in enumerate(args) if a == "--remount-ro"]

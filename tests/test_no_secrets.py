@@ -34,8 +34,8 @@ import torch
 import autograder.checks.common as common
 import autograder.transport.client as client_module
 from autograder.checks.student import Student
-from autograder.course import REPO
-from autograder.isolation import Limits
+from autograder.pipeline.course import REPO
+from autograder.sandbox.isolation import Limits
 from autograder.transport.client import WorkerClient
 from autograder.assignments import ASSIGNMENTS as ALL
 from autograder.worker.channel import MAGIC, decode

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import REPO
-from autograder.results import (GRADER_ERROR, Row, load_result, result_path, row_of,
+from autograder.pipeline.course import REPO
+from autograder.pipeline.results import (GRADER_ERROR, Row, load_result, result_path, row_of,
                                 save_result, write_reports)
-from autograder.submissions import locate
-from autograder.text import PLAIN_ID, clean_text, course_id, csv_cell, result_name
+from autograder.pipeline.submissions import locate
+from autograder.pipeline.text import PLAIN_ID, clean_text, course_id, csv_cell, result_name
 
 ASSIGNMENT = "metalearning"  # the assignment these tests grade
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -152,8 +152,8 @@ def test_reports_are_written_whatever_the_text(tmp_path):
 def test_a_failure_on_one_student_is_that_students_row(tmp_path, monkeypatch):
     """The job thread survives: the grader failing on one student, a result that cannot be
     saved, a log line that cannot be printed — every student still gets exactly one row."""
-    import autograder.batch as batch
-    import autograder.jobs as jobs
+    import autograder.pipeline.batch as batch
+    import autograder.pipeline.jobs as jobs
 
     subs = tmp_path / "subs"
     for s in ("alice", "bob", "carol", "zoë"):
@@ -247,7 +247,7 @@ CLASS = {"zoë": "hostile", LONG_ID: "hostile", "ann marie (2nd try) & co": "bla
 @pytest.mark.timeout(900)
 def test_a_hostile_class_gets_one_exact_row_each(tmp_path, grading_data, seed_template,
                                                  monkeypatch, capsys):
-    import autograder.grade as grade_module
+    import autograder.pipeline.grade as grade_module
     from autograder.__main__ import main
     from nbgrader.api import Gradebook
 

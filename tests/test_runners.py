@@ -18,7 +18,7 @@ import subprocess
 import yaml
 
 from autograder.__main__ import build_parser
-from autograder.course import REPO
+from autograder.pipeline.course import REPO
 
 WORKFLOW = REPO / ".github" / "workflows" / "grade.yml"
 RUNNERS = REPO / "autograder" / "runners"

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from autograder.batch import parse_shard, shard_of
-from autograder.course import REPO
-from autograder.sanitize import SKIP_TAG, SubmissionError, load_submission, rebuild
+from autograder.pipeline.batch import parse_shard, shard_of
+from autograder.pipeline.course import REPO
+from autograder.pipeline.sanitize import SKIP_TAG, SubmissionError, load_submission, rebuild
 
 ASSIGNMENT = "metalearning"  # the assignment these tests grade
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -121,8 +121,8 @@ def test_shards_partition_the_class_deterministically():
 def test_huge_outputs_are_cut_by_the_autograde_preprocessor():
     import nbformat
 
-    from autograder.preprocessors import CapOutput
-    from autograder.sanitize import MAX_OUTPUT_CHARS
+    from autograder.pipeline.preprocessors import CapOutput
+    from autograder.pipeline.sanitize import MAX_OUTPUT_CHARS
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('x' * 10**7)", outputs=[
         nbformat.v4.new_output("stream", text="x" * 10 ** 7),
@@ -158,7 +158,7 @@ def test_a_students_markdown_never_reaches_the_graded_notebook(release, solution
 def test_markdown_answers_are_made_inert(release):
     """An assignment with a written (markdown) answer: what the student writes renders as
     written, never as HTML or a ``javascript:`` link."""
-    from autograder.sanitize import inert_markdown
+    from autograder.pipeline.sanitize import inert_markdown
 
     template = copy.deepcopy(release)
     template["cells"].append({"cell_type": "markdown", "source": "YOUR ANSWER HERE", "metadata": {

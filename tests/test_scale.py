@@ -20,8 +20,8 @@ import time
 
 import pytest
 
-from autograder.course import REPO
-from autograder.grade import grade
+from autograder.pipeline.course import REPO
+from autograder.pipeline.grade import grade
 from autograder.assignments.metalearning.catalogue import GRADE_IDS, MUTANTS
 from autograder.student_code.entries import mutate_notebook
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import REPO
+from autograder.pipeline.course import REPO
 from slurm_cluster import missing, slurm_cluster
 
 pytestmark = pytest.mark.cluster

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import REPO
+from autograder.pipeline.course import REPO
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 RUNNERS = sorted((REPO / "autograder" / "runners").iterdir())

@@ -28,7 +28,7 @@ know an assignment only through it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
@@ -41,14 +41,38 @@ NAMES = ("metalearning", "metasgd_protonet")
 
 
 @dataclass(frozen=True)
+class TierBudget:
+    """How the judge trains for an assignment's accuracy tiers on one profile: ``steps``
+    meta-steps of ``meta_batch_size`` tasks (``train_ways``-way 1-shot, ``q_query`` queries per
+    class), then the ``tiers`` thresholds on the profile's fixed 5-way 1-shot test tasks."""
+
+    steps: int
+    meta_batch_size: int
+    tiers: tuple[float, ...]
+    train_ways: int = 5
+    q_query: int = 1
+
+
+@dataclass(frozen=True)
 class Tier:
     """An accuracy tier: ``train(student, profile, seed)`` once with the student's functions,
     then ``verdict(k, results, profile=)`` for each tier cell; ``calls``: the checks of the
-    student's helpers the training uses (a failed tier names those that failed their own test)."""
+    student's helpers the training uses (a failed tier names those that failed their own test);
+    ``budgets``: its :class:`TierBudget` for each profile of :data:`hwlib.profiles.PROFILES`."""
 
     train: Callable
     verdict: Callable
     calls: tuple[str, ...]
+    budgets: dict = field(default_factory=dict)
+
+
+def tier_budget(budgets: dict, profile) -> TierBudget:
+    """The budget of ``profile`` (its ``tier_profile``: the canary trains with ``tiny``'s)."""
+    name = profile.tier_profile
+    if name not in budgets:
+        raise ValueError(f"no tier budget for the {name!r} profile: add it to BUDGETS in the "
+                         "assignment's tiers.py")
+    return budgets[name]
 
 
 @dataclass(frozen=True)

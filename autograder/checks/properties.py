@@ -92,13 +92,15 @@ def with_set(batch: TaskBatch, which: str, shift: float = 1.0) -> TaskBatch:
 # ---- a meta-batch objective L(φ, batch, α, steps) ---------------------------------------------
 
 def objective_violation(ask: Ask, name: str, phi: dict, batch: TaskBatch, alpha: float,
-                        steps: int, phi_loss: Callable[[TaskBatch], float] | None = None
-                        ) -> str | None:
+                        steps: int, phi_loss: Callable[[TaskBatch], float] | None = None,
+                        kind: str = "query loss") -> str | None:
     """The first property of a meta-batch objective that fails (see the module), or None.
-    ``phi_loss(batch)``: the mean query loss of φ itself (α = 0), when α applies."""
+    ``phi_loss(batch)``: the mean query loss of φ itself (α = 0), when α applies.  ``kind``:
+    ``"query loss"`` (θ̂ adapted on the support set, scored on the query set) or
+    ``"direction"`` (Reptile's φ − θ̂, trained on support ∪ query: the sets are not told apart,
+    and the direction is linear in a small α and in the number of steps)."""
     base = ask()
-    for prop in (_repeatable, _uses_phi, _uses_query, _uses_support, _tasks, _query_mean,
-                 _alpha_zero, _linear_in_alpha, _step_count, _uses_steps):
+    for prop in _PROPERTIES[kind]:
         said = prop(ask, base, name, phi, batch, alpha, steps, phi_loss)
         if said:
             return said
@@ -120,8 +122,6 @@ def _uses_phi(ask, base, name, phi, batch, alpha, steps, phi_loss):
 
 
 def _uses_query(ask, base, name, phi, batch, alpha, steps, phi_loss):
-    if name.startswith("reptile"):
-        return None  # Reptile trains on support ∪ query: the sets are not told apart
     if agree(ask(batch=with_set(batch, "query")), base, SAME):
         return (f"{name} does not change when the query set changes: θ̂ is never scored on the "
                 "query set")
@@ -191,8 +191,6 @@ def _tasks(ask, base, name, phi, batch, alpha, steps, phi_loss):
 
 
 def _query_mean(ask, base, name, phi, batch, alpha, steps, phi_loss):
-    if name.startswith("reptile"):
-        return None
     doubled = TaskBatch(batch.x_support, batch.y_support, torch.cat([batch.x_query] * 2, 1),
                         torch.cat([batch.y_query] * 2, 1))
     twice = ask(batch=doubled)
@@ -207,8 +205,6 @@ def _query_mean(ask, base, name, phi, batch, alpha, steps, phi_loss):
 
 def _linear_in_alpha(ask, base, name, phi, batch, alpha, steps, phi_loss):
     """Reptile: for a small α, φ − θ̂ ≈ α·Σ∇l — doubling α doubles the direction."""
-    if not name.startswith("reptile"):
-        return None
     small = 1e-4
     a, b = flat(ask(alpha=small)), flat(ask(alpha=2 * small))
     ratio = (b.norm() / a.norm()).item() if a.norm() > 0 else float("nan")
@@ -221,8 +217,6 @@ def _linear_in_alpha(ask, base, name, phi, batch, alpha, steps, phi_loss):
 def _step_count(ask, base, name, phi, batch, alpha, steps, phi_loss):
     """Reptile: for a small α each step moves θ by about α∇l, so steps=2 moves twice as far
     as steps=1 (a loop that runs once too often gives 3/2, once too few 1/0)."""
-    if not name.startswith("reptile"):
-        return None
     small = 1e-4
     one, two = flat(ask(alpha=small, steps=1)), flat(ask(alpha=small, steps=2))
     ratio = (two.norm() / one.norm()).item() if one.norm() > 0 else float("inf")
@@ -242,6 +236,14 @@ def _uses_steps(ask, base, name, phi, batch, alpha, steps, phi_loss):
     if agree(ask(steps=other), base, SAME):
         return (f"{name} gives the same result with steps={steps} and steps={other}: it "
                 "ignores `steps` (the inner loop must take exactly `steps` steps)")
+
+
+_PROPERTIES = {
+    "query loss": (_repeatable, _uses_phi, _uses_query, _uses_support, _tasks, _query_mean,
+                   _alpha_zero, _uses_steps),
+    "direction": (_repeatable, _uses_phi, _uses_support, _tasks, _alpha_zero, _linear_in_alpha,
+                  _step_count, _uses_steps),
+}
 
 
 def mean_query_loss(model, phi: Mapping[str, torch.Tensor]) -> Callable[..., float]:

@@ -19,8 +19,8 @@ from pathlib import Path
 from hwlib.cache import atomic_write_text
 
 from autograder.assignments import Assignment, assignment_named
-from autograder.course import release
-from autograder.grade import Row, grade
+from autograder.pipeline.course import release
+from autograder.pipeline.grade import Row, grade
 from autograder.student_code.entries import buckets, mutate_notebook
 
 
@@ -33,21 +33,26 @@ class Verdict:
     said: str = ""      # the message of the test meant to catch a bug
 
 
-def proof(assignment: Assignment) -> tuple[list, list, dict]:
+def proof(assignment: Assignment, sample: int | None = None) -> tuple[list, list, dict]:
     """``(bugs, correct variants, grade_id of each graded function)``: what ``validate
     --mutants`` grades to prove the assignment's tests (its catalogue: the one-token mutants
-    and the bugs written as students write them)."""
+    and the bugs written as students write them).  ``sample``: only the first ``sample``
+    notebooks of bugs and of variants (the first holds one bug of every graded function)."""
     c = assignment.catalogue
-    return [*c.MUTANTS, *c.BUGS], list(c.VARIANTS), c.GRADE_IDS
+    bugs, variants = [*c.MUTANTS, *c.BUGS], list(c.VARIANTS)
+    if sample is not None:
+        bugs, variants = ([e for g in buckets(x)[:sample] for e in g] for x in (bugs, variants))
+    return bugs, variants, c.GRADE_IDS
 
 
-def build_submissions(folder: Path, mutants: bool, assignment: Assignment) -> None:
+def build_submissions(folder: Path, mutants: bool, assignment: Assignment,
+                      sample: int | None = None) -> None:
     """solution/, blank/ and mutant-*/ submissions, each with its notebook."""
     solution = json.loads(assignment.source.read_text())
     blank = release(folder / "_release", assignment)
     entries = {"solution": solution, "blank": json.loads(blank.read_text())}
     if mutants:
-        bugs, variants, _ = proof(assignment)
+        bugs, variants, _ = proof(assignment, sample)
         for i, group in enumerate(buckets(bugs), 1):
             entries[f"bugs-{i}"] = mutate_notebook(solution, *group)
         for i, group in enumerate(buckets(variants), 1):
@@ -58,7 +63,7 @@ def build_submissions(folder: Path, mutants: bool, assignment: Assignment) -> No
                           json.dumps(nb, indent=1))
 
 
-def judge(rows: list[Row], assignment: Assignment) -> list[Verdict]:
+def judge(rows: list[Row], assignment: Assignment, sample: int | None = None) -> list[Verdict]:
     by_name = {r.student: r for r in rows}
     verdicts = []
     sol = by_name["solution"]
@@ -68,7 +73,7 @@ def judge(rows: list[Row], assignment: Assignment) -> list[Verdict]:
         s == 0 for s, _ in blank.tests.values()) and len(blank.tests) > 0,
         "zero on every graded cell"))
     if any(name.startswith("bugs-") for name in by_name):
-        bugs, variants, grade_ids = proof(assignment)
+        bugs, variants, grade_ids = proof(assignment, sample)
         for i, group in enumerate(buckets(bugs), 1):
             row = by_name[f"bugs-{i}"]
             for m in group:
@@ -88,13 +93,16 @@ def judge(rows: list[Row], assignment: Assignment) -> list[Verdict]:
 
 def validate(profile: str = "tiny", mutants: bool = False, out: Path | None = None,
              progress: bool = True, jobs: int = 1,
-             assignment: str | Assignment | None = None) -> list[Verdict]:
+             assignment: str | Assignment | None = None,
+             sample: int | None = None) -> list[Verdict]:
+    """Grade the solution, the blank release and (``mutants``) the catalogue — all of it, or the
+    first ``sample`` notebooks of bugs and of variants — and judge each against its expectation."""
     a = assignment_named(assignment)
     with tempfile.TemporaryDirectory() as tmp:
-        build_submissions(Path(tmp), mutants, a)
+        build_submissions(Path(tmp), mutants, a, sample)
         rows = grade(Path(tmp) / "submissions", out or Path(tmp) / "course", profile,
                      progress=progress, jobs=jobs, assignment=a.name, canary=False)
-    verdicts = judge(rows, a)
+    verdicts = judge(rows, a, sample)
     if progress:
         print(f"\n{'submission':<36} {'score':>12}  {'expected':<52} ok")
         for v in verdicts:

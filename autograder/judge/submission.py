@@ -4,7 +4,7 @@ The graded notebook that nbgrader records is written by the judge: the release n
 student's answer cells (source only) with the errors they raised in the worker, and on every
 graded test cell either nothing (passed) or one error output carrying the judge's message
 (failed).  nbgrader's ``autograde`` then runs without executing anything (see
-:mod:`autograder.nbgrader_config`): it restores the test cells from the gradebook, scores the
+:mod:`autograder.pipeline.nbgrader_config`): it restores the test cells from the gradebook, scores the
 outputs the judge wrote and records them; ``generate_feedback`` renders them for the student.
 No output a student wrote survives the rebuild, so none can give credit.
 """
@@ -21,12 +21,12 @@ from typing import Sequence
 from autograder.checks.student import Student
 from hwlib.cache import CACHE_ENV, resolve_cache_dir
 from autograder.assignments import Assignment, assignment_named
-from autograder.course import nbgrader, submit
-from autograder.isolation import Limits
-from autograder.profiles import Profile
-from autograder.results import GRADER_ERROR, Row, read_gradebook
-from autograder.sanitize import SKIP_TAG, SubmissionError, load_submission, rebuild
-from autograder.text import clean_text, course_id
+from autograder.pipeline.course import nbgrader, submit
+from autograder.sandbox.isolation import Limits
+from hwlib.profiles import Profile
+from autograder.pipeline.results import GRADER_ERROR, Row, read_gradebook
+from autograder.pipeline.sanitize import SKIP_TAG, SubmissionError, load_submission, rebuild
+from autograder.pipeline.text import clean_text, course_id
 
 from autograder.transport.client import GraderError, WorkerClient, WorkerLost
 from .verdicts import catalogue, judge_all
@@ -36,7 +36,7 @@ OVERRUN = "graded until the notebook ran over"
 
 
 def plain_text(text: object, limit: int = 1500) -> str:
-    """A message as it may be shown (:func:`autograder.text.clean_text`: the one helper)."""
+    """A message as it may be shown (:func:`autograder.pipeline.text.clean_text`: the one helper)."""
     return clean_text(text, limit)
 
 
@@ -116,7 +116,7 @@ def judge_one(root: Path, student: str, notebook: Path | None, profile: Profile,
               isolated: bool = True, extra_env: dict | None = None,
               assignment: str | Assignment | None = None, notes: Sequence[str] = ()) -> Row:
     """Judge one submission and write its graded notebook into ``root/submitted/`` (under
-    the student's :func:`autograder.text.course_id`); the row holds the messages and notes
+    the student's :func:`autograder.pipeline.text.course_id`); the row holds the messages and notes
     (``notes``: what finding the notebook passed over).  :func:`record` then has nbgrader
     score it (``status`` stays ``"judged"`` until then; a submission that cannot be judged
     gets its final status)."""

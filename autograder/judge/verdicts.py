@@ -19,8 +19,8 @@ from pathlib import Path
 from autograder.assignments import Assignment
 from autograder.checks.common import check_answer
 from autograder.checks.student import CheckFailed, Opaque, Student
-from autograder.grading_key import derive
-from autograder.profiles import Profile
+from autograder.judge.grading_key import derive
+from hwlib.profiles import Profile
 
 from autograder.transport.client import GraderError, WorkerLost
 

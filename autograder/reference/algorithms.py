@@ -92,7 +92,9 @@ def make_pretrain(model: nn.Module, alpha: float, steps: int = 1,
 def make_metasgd(model: nn.Module, alpha: float, steps: int = 1,
                  impl: str = "fast") -> MetaLearner:
     """Meta-SGD: φ and the per-element inner rates α (all ``alpha`` at the start) are learned
-    together, packed in one dict (:func:`initial_params`); ``learner.alpha`` is that start."""
+    together, packed in one dict (:func:`initial_params`).  ``learner.alpha`` stays None: the
+    rates are learned and live in φ, so no single α describes the learner (``alpha`` here is only
+    their start, :func:`initial_params`)."""
     def fast_gradient(params: Params, batch: TaskBatch):
         phi, alphas = unpack(params)
         return fast.meta_gradient(model, phi, batch, alphas, learner.inner_steps)
@@ -105,7 +107,6 @@ def make_metasgd(model: nn.Module, alpha: float, steps: int = 1,
                               meta_loss=metasgd_meta_loss, inner_steps=steps,
                               meta_gradient=fast_gradient if impl == "fast" else None,
                               evaluate_tasks=evaluate_fn if impl == "fast" else None)
-    learner.alpha = alpha
     return learner
 
 

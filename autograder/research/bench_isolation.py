@@ -18,7 +18,7 @@ from autograder.assignments import assignment_named
 
 
 def bench_isolation(profile: str = "tiny", repeats: int = 1) -> dict:
-    from autograder.grade import grade
+    from autograder.pipeline.grade import grade
 
     runs = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,7 +29,7 @@ from typing import Callable
 
 import torch
 
-from autograder.isolation import Cgroups, Limits, bwrap_command, limit_child, plain_command
+from autograder.sandbox.isolation import Cgroups, Limits, bwrap_command, limit_child, plain_command
 from autograder.worker import hello
 from autograder.worker.channel import MAX_REPLY_HEADER, ChannelError, encode, receive, write_all
 

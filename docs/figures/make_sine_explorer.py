@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from autograder.assignments.metalearning import answers as ref
-from hwlib.budget import BUDGETS
+from hwlib.profiles import PROFILES
 from hwlib.cache import atomic_write
 from hwlib.learner import pretrain_loss
 from hwlib.models import MLP, init_params
@@ -36,7 +36,7 @@ def train_sine(model, sines, meta_loss_fn, steps, seed=0):
 
 def main() -> None:
     torch.manual_seed(0)
-    model, steps = MLP(), BUDGETS["cpu"].sine_steps
+    model, steps = MLP(), PROFILES["cpu"].notebook.sine_steps
     sines = SinusoidSampler(k_shot=10, q_query=10, seed=0)  # one sampler, as in the notebook
     inits = {"MAML": train_sine(model, sines, ref.maml_meta_loss, steps),
              "pretrained": train_sine(model, sines, pretrain_loss, steps)}

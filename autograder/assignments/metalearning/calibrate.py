@@ -20,10 +20,12 @@ import torch
 from hwlib.device import default_device
 from hwlib.models import Conv4
 
-from autograder.profiles import PROFILES
+from hwlib.profiles import PROFILES
+
+from autograder.assignments import tier_budget
 from autograder.reference.fast import meta_gradient, pretrain_loss
 
-from .tiers import ALPHA, tier_results, train_and_evaluate
+from .tiers import ALPHA, BUDGETS, tier_results, train_and_evaluate
 
 
 def _reference(model):
@@ -46,14 +48,15 @@ def _pretrain(model):
 def calibrate(profile_name: str, seeds: Sequence[int], margin: float = 0.01,
               curve: Sequence[int] = ()) -> dict:
     profile = PROFILES[profile_name]
-    budgets = sorted(set(curve) | {profile.steps})
+    budget = tier_budget(BUDGETS, profile)
+    budgets = sorted(set(curve) | {budget.steps})
     runs = []
     model = Conv4(5).to(default_device())
     for method, make in (("maml", _reference), ("pretrain", _pretrain)):
         for seed in seeds:
             start = time.perf_counter()
             res = train_and_evaluate(make(model), profile, seed=seed, curve=budgets)
-            final = res[profile.steps]
+            final = res[budget.steps]
             runs.append({"method": method, "seed": seed, "accuracy": round(final.mean, 4),
                          "ci95": round(final.ci95, 4),
                          "curve": {s: round(r.mean, 4) for s, r in res.items()},
@@ -61,10 +64,10 @@ def calibrate(profile_name: str, seeds: Sequence[int], margin: float = 0.01,
             print(json.dumps(runs[-1]), flush=True)
     maml = [r["accuracy"] for r in runs if r["method"] == "maml"]
     base = [r["accuracy"] for r in runs if r["method"] == "pretrain"]
-    return {"profile": profile_name, "tiers": profile.tiers, "steps": profile.steps,
-            "meta_batch_size": profile.meta_batch_size, "margin": margin, "runs": runs,
-            "reference_reaches_every_tier": min(maml) >= profile.tiers[-1] + margin,
-            "baseline_below_maml_tier": max(base) < profile.tiers[2],
+    return {"profile": profile_name, "tiers": budget.tiers, "steps": budget.steps,
+            "meta_batch_size": budget.meta_batch_size, "margin": margin, "runs": runs,
+            "reference_reaches_every_tier": min(maml) >= budget.tiers[-1] + margin,
+            "baseline_below_maml_tier": max(base) < budget.tiers[2],
             "controls": controls(profile)}
 
 
@@ -82,10 +85,11 @@ def controls(profile) -> dict:
     still = train_and_evaluate(never_moves, profile).mean
     zero = tier_results(_zero_meta_loss, profile, seed=0)
     zero_accuracy = zero if isinstance(zero, str) else round(zero.mean, 4)
+    tier1 = tier_budget(BUDGETS, profile).tiers[0]
     return {"phi_never_moves_accuracy": round(still, 4),
-            "phi_never_moves_fails_tier1": still < profile.tiers[0],
+            "phi_never_moves_fails_tier1": still < tier1,
             "zero_meta_gradient": zero_accuracy,
-            "zero_meta_gradient_fails_tier1": isinstance(zero, str) or zero.mean < profile.tiers[0]}
+            "zero_meta_gradient_fails_tier1": isinstance(zero, str) or zero.mean < tier1}
 
 
 def passed(report: dict) -> bool:

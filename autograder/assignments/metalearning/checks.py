@@ -13,7 +13,7 @@ from .inner_step import check_anil_adapt, check_inner_update
 from .meta_loss import check_fomaml_meta_loss, check_maml_meta_loss
 from .outer_step import check_outer_step
 from .reptile import check_reptile_meta_gradient
-from .tiers import check_accuracy_tier, tier_results
+from .tiers import BUDGETS, check_accuracy_tier, tier_results
 
 ORDER = ("check_answer", "check_inner_update", "check_outer_step", "check_anil_adapt",
          "check_accuracy_tier", "check_maml_meta_loss", "check_fomaml_meta_loss",
@@ -21,7 +21,8 @@ ORDER = ("check_answer", "check_inner_update", "check_outer_step", "check_anil_a
 
 #: the tier check → how it trains (once, with the student's functions), its verdict, and the
 #: student's helpers the training calls (a failed tier names those that failed their own test)
-TIERS = {"check_accuracy_tier": Tier(tier_results, check_accuracy_tier, ("check_inner_update",))}
+TIERS = {"check_accuracy_tier": Tier(tier_results, check_accuracy_tier, ("check_inner_update",),
+                                     BUDGETS)}
 
 __all__ = ["ORDER", "TIERS", "check_answer", "check_inner_update", "check_outer_step",
            "check_anil_adapt", "check_accuracy_tier", "check_maml_meta_loss",

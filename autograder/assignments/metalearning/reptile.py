@@ -120,7 +120,7 @@ def check_reptile_meta_gradient(reptile_meta_gradient, seed: int = 0) -> None:
               ("the direction is divided by α: return φ − θ̂ itself (the outer step size ε "
                "scales it)", lambda: scaled(want, 1 / alpha))]
     said = objective_violation(_reptile_asker(s, phi, batch, alpha), "reptile_meta_gradient",
-                               phi, batch, alpha, 3)
+                               phi, batch, alpha, 3, kind="direction")
     cause = closest_params(direction, family)
     if said:
         fail(f"reptile_meta_gradient is wrong: {said}" + (f" — precisely, {cause}." if cause

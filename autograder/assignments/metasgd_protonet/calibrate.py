@@ -9,9 +9,10 @@ from typing import Sequence
 
 import torch
 
-from autograder.profiles import PROFILES
+from autograder.assignments import tier_budget
+from hwlib.profiles import PROFILES
 
-from .tiers import protonet_tier_results, protonet_train_and_evaluate
+from .tiers import BUDGETS, protonet_tier_results, protonet_train_and_evaluate
 
 
 def calibrate(profile_name: str, seeds: Sequence[int], margin: float = 0.01,
@@ -20,6 +21,7 @@ def calibrate(profile_name: str, seeds: Sequence[int], margin: float = 0.01,
     ``seeds`` must reach every tier with ``margin`` to spare; an embedding that never moves (a
     random Conv4's prototype classifier) and a zero gradient must fail tier 1."""
     profile = PROFILES[profile_name]
+    budget = tier_budget(BUDGETS, profile)
     runs = []
     for seed in seeds:
         start = time.perf_counter()
@@ -31,10 +33,10 @@ def calibrate(profile_name: str, seeds: Sequence[int], margin: float = 0.01,
         {k: torch.zeros_like(v) for k, v in phi.items()}, 0.0)).mean
     zero = protonet_tier_results(lambda model, phi, batch: 0 * sum(p.sum() for p in phi.values()),
                                  profile, seed=0)
-    tiers = profile.protonet.tiers
+    tiers = budget.tiers
     return {"assignment": __name__.split(".")[-2], "profile": profile_name, "tiers": tiers,
-            "steps": profile.protonet.steps, "meta_batch_size": profile.protonet.meta_batch_size,
-            "train_ways": profile.protonet.train_ways, "margin": margin, "runs": runs,
+            "steps": budget.steps, "meta_batch_size": budget.meta_batch_size,
+            "train_ways": budget.train_ways, "margin": margin, "runs": runs,
             "reference_reaches_every_tier": min(r["accuracy"] for r in runs) >= tiers[-1] + margin,
             "controls": {"phi_never_moves_accuracy": round(still, 4),
                          "phi_never_moves_fails_tier1": still < tiers[0],

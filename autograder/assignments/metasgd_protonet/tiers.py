@@ -17,8 +17,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from autograder.grading_key import meta_test_seed
-from autograder.profiles import Profile, profile_named
+from autograder.assignments import TierBudget, tier_budget
+from autograder.judge.grading_key import meta_test_seed
 from autograder.reference import make_learner
 from autograder.reference.algorithms import initial_params
 from hwlib.device import default_device
@@ -27,6 +27,7 @@ from hwlib.learner import outer_gradient
 from hwlib.protonet import embed
 from hwlib.models import Conv4
 from hwlib.outer_loop import TrainConfig, meta_train
+from hwlib.profiles import Profile, profile_named
 from hwlib.splits import omniglot_splits
 from hwlib.tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
@@ -34,6 +35,12 @@ from autograder.checks.common import leaf
 from autograder.checks.student import CheckFailed, Student
 from autograder.checks.verified import (Ask, Candidate, Trained, VerifiedGradient,
                                         ask_student, tier_verdict)
+
+#: the judge's ProtoNet training per profile: 20-way 1-shot episodes with 5 queries per class
+#: (the notebook's recipe), then the tiers on the fixed 5-way 1-shot test tasks
+BUDGETS = {"gpu": TierBudget(2000, 8, (0.90, 0.95, 0.97), train_ways=20, q_query=5),
+           "cpu": TierBudget(300, 4, (0.85, 0.90, 0.93), train_ways=20, q_query=5),
+           "tiny": TierBudget(20, 2, (0.25, 0.30, 0.35), train_ways=5, q_query=5)}
 
 #: losses an honest (possibly buggy) protonet_loss may differentiate besides ProtoNet's; the
 #: bugs themselves cost the unit tests (test_prototypes, test_protonet_logits,
@@ -86,7 +93,7 @@ def protonet_train_and_evaluate(student: Student | None, profile: Profile,
     reference's when ``student`` is None; ``gradient(φ, batch)`` instead, for the calibration's
     controls), from ``train_seed`` (default: the profile's), and test it on the fixed 5-way
     1-shot tasks."""
-    budget, device = profile.protonet, default_device()
+    budget, device = tier_budget(BUDGETS, profile), default_device()
     train_seed = profile.seed if train_seed is None else train_seed
     splits = omniglot_splits(progress=False)
     torch.manual_seed(train_seed)
@@ -126,19 +133,11 @@ def protonet_tier_results(student, profile: Profile | None = None, seed: int = 0
         return f"meta-training with your protonet_loss diverged: {e}"
 
 
-_LOCAL: dict = {}
-
-
 def check_protonet_tier(tier: int, result, profile: Profile | None = None) -> None:
-    """Tier 1..3: the student's ProtoNet reaches ``profile.protonet.tiers[tier-1]`` on the
+    """Tier 1..3: the student's ProtoNet reaches ``BUDGETS[profile].tiers[tier-1]`` on the
     fixed 5-way 1-shot tasks.  The judge passes the shared ``result``; in the instructor's
     notebook ``check_protonet_tier(k, protonet_loss)`` trains in-process once."""
     profile = profile or profile_named()
-    if callable(result):
-        key = (profile.name, id(result))
-        if key not in _LOCAL:
-            _LOCAL[key] = protonet_tier_results(result, profile)
-        result = _LOCAL[key]
-    tier_verdict(result, profile.protonet.tiers[tier - 1], tier, "Your ProtoNet reached {shown} "
-                 f"on the fixed 5-way 1-shot meta-test tasks with the '{profile.name}' grading "
-                 "budget")
+    tier_verdict(result, tier_budget(BUDGETS, profile).tiers[tier - 1], tier,
+                 "Your ProtoNet reached {shown} on the fixed 5-way 1-shot meta-test tasks with "
+                 f"the '{profile.name}' grading budget", protonet_tier_results, profile)

@@ -2,7 +2,7 @@
 
 A *grading workspace* is an ordinary nbgrader course directory (``submitted/``,
 ``autograded/``, ``feedback/``, ``gradebook.db``) whose ``nbgrader_config.py`` loads the course
-configuration (:mod:`autograder.nbgrader_config`) and points the source folder at this
+configuration (:mod:`autograder.pipeline.nbgrader_config`) and points the source folder at this
 repository's ``solutions/`` — so TAs can also open it with nbgrader's formgrader.
 """
 
@@ -21,10 +21,10 @@ from pathlib import Path
 
 from hwlib.cache import atomic_write_text
 
-from .assignments import REPO, Assignment, assignment_named
-from .text import PLAIN_ID
+from autograder.assignments import REPO, Assignment, assignment_named
+from autograder.pipeline.text import PLAIN_ID
 
-CONFIG = REPO / "autograder" / "nbgrader_config.py"
+CONFIG = REPO / "autograder" / "pipeline" / "nbgrader_config.py"
 
 
 class PipelineError(RuntimeError):
@@ -175,7 +175,7 @@ def _template_intact(made: Path, assignment: Assignment) -> bool:
 def submit(root: Path, student: str, notebook: dict,
            assignment: str | Assignment | None = None) -> Path:
     """'Collect' one (rebuilt) submission: write it to ``submitted/<student>/<assignment>/``.
-    ``student`` is the id nbgrader records (:func:`autograder.text.course_id`): a plain one."""
+    ``student`` is the id nbgrader records (:func:`autograder.pipeline.text.course_id`): a plain one."""
     a = assignment_named(assignment)
     if not PLAIN_ID.fullmatch(student):
         raise ValueError(f"nbgrader records plain ids only, not {student!r}: use course_id()")

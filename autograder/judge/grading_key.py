@@ -29,8 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 
 KEY_ENV = "HW_GRADING_KEY"
-REFERENCE = Path(__file__).resolve().parent / "reference"
-ANSWERS = Path(__file__).resolve().parent / "assignments"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+ANSWERS = Path(__file__).resolve().parents[1] / "assignments"
 
 
 @lru_cache(maxsize=4)

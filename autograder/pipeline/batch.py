@@ -21,7 +21,7 @@ SHA-256 and the profile).  Everything else is derived from those files:
   unpredictable without the grading key, and the same for the same notebook — every regrade,
   every copy of it gets the same score; recorded in the result, ``--regrade`` reuses it);
 * whatever happens to one submission becomes that student's row: the batch never stops
-  (:mod:`autograder.jobs`: the job threads).
+  (:mod:`autograder.pipeline.jobs`: the job threads).
 """
 
 from __future__ import annotations
@@ -35,17 +35,17 @@ from typing import Callable, Optional, Sequence
 
 from hwlib.progress import progress_bar
 
-from .assignments import Assignment, assignment_named
-from .course import ensure_template
-from .grading_key import derive
-from .gradebook import TEMPLATE
-from .isolation import PRIVATE
-from .jobs import Jobs, copy_regular_files, reporter
-from .profiles import PROFILES, Profile
-from .results import (GRADER_ERROR, RESULTS, Row, assignment_of, load_result, notebook_digest,
+from autograder.assignments import Assignment, assignment_named
+from autograder.pipeline.course import ensure_template
+from autograder.judge.grading_key import derive
+from autograder.pipeline.gradebook import TEMPLATE
+from autograder.sandbox.isolation import PRIVATE
+from autograder.pipeline.jobs import Jobs, copy_regular_files, reporter
+from hwlib.profiles import PROFILES, Profile
+from autograder.pipeline.results import (GRADER_ERROR, RESULTS, Row, assignment_of, load_result, notebook_digest,
                       row_of)
-from .submissions import locate
-from .text import course_id
+from autograder.pipeline.submissions import locate
+from autograder.pipeline.text import course_id
 
 
 #: judged notebooks recorded by one nbgrader call (a crash loses at most these: they are

@@ -5,7 +5,7 @@ student's auto-graded scores in its ``gradebook.db`` through nbgrader's own API 
 formgrader and ``nbgrader export`` work on it), replacing that student's previous submission
 if there was one — re-running never duplicates or loses a row.  :func:`merge` first gathers the
 ``results/``, ``autograded/`` and ``feedback/`` folders of shard outputs into ``<out>``.
-Students are recorded under their :func:`autograder.text.course_id` (the id itself when it is
+Students are recorded under their :func:`autograder.pipeline.text.course_id` (the id itself when it is
 plain; ``grades.csv`` keeps the id as it is).
 """
 
@@ -17,11 +17,11 @@ from pathlib import Path
 
 from hwlib.cache import atomic_write_text
 
-from .assignments import Assignment, assignment_named
-from .course import ensure_template, make_workspace
-from .results import (RESULTS, Row, assignment_of, load_result, result_path, row_of,
+from autograder.assignments import Assignment, assignment_named
+from autograder.pipeline.course import ensure_template, make_workspace
+from autograder.pipeline.results import (RESULTS, Row, assignment_of, load_result, result_path, row_of,
                       write_reports)
-from .text import course_id
+from autograder.pipeline.text import course_id
 
 TEMPLATE = ".nbgrader-template"  # the generated assignment, made once per source
 NO_ISOLATION = "graded with --no-isolation: student code ran without the sandbox"

@@ -2,7 +2,7 @@
 
 ``SUBMISSIONS/`` holds one folder per student (its name is the student id) with the notebook
 somewhere below it, or ``<student>.ipynb`` files.  Every name the file system allows is an id
-(:mod:`autograder.text` maps an odd one for nbgrader and says so in the row's notes); nothing
+(:mod:`autograder.pipeline.text` maps an odd one for nbgrader and says so in the row's notes); nothing
 that is not a regular file is ever read as a notebook, and the search goes past it.
 """
 
@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .text import id_note, one_line
+from autograder.pipeline.text import id_note, one_line
 
 
 @dataclass
@@ -33,7 +33,7 @@ def find_submissions(folder: Path, notebook: str = "metalearning.ipynb"
 def locate(folder: Path, notebook: str = "metalearning.ipynb") -> dict[str, Found]:
     """Every student of ``folder`` and their notebook, with notes on what was passed over.
 
-    Ids are the names of the folders (any name the file system allows: :mod:`autograder.text`
+    Ids are the names of the folders (any name the file system allows: :mod:`autograder.pipeline.text`
     maps an odd one for nbgrader) and of the ``*.ipynb`` files in ``folder``.  In a folder the
     notebook is the first regular file named ``notebook`` below it, else the first ``*.ipynb``;
     a path named like a notebook that is not a regular file (a folder, a link, a FIFO) is

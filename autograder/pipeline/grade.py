@@ -5,13 +5,13 @@ notebook inside (``<assignment>.ipynb`` anywhere below it), or ``<student>.ipynb
 ``--assignment NAME`` chooses the assignment (:mod:`autograder.assignments`; default the
 first); each assignment is graded into its own ``--out`` folder (default ``grading/<NAME>``).
 Every submission gets a row, whatever happens to it (timeout, invalid notebook, crash, attack).
-Student code runs only in sandboxed workers (:mod:`autograder.isolation`); the judge
+Student code runs only in sandboxed workers (:mod:`autograder.sandbox.isolation`); the judge
 (:mod:`autograder.judge`) computes every verdict.  Grading fails closed:
 
-* where the sandbox cannot be set up, grading is refused (:mod:`autograder.boundary`) unless
+* where the sandbox cannot be set up, grading is refused (:mod:`autograder.sandbox.boundary`) unless
   ``isolated=False`` (``--no-isolation``: trusted notebooks only; recorded in the gradebook
   and the CSV);
-* the reference answers are graded first, the same way (:mod:`autograder.canary`): unless
+* the reference answers are graded first, the same way (:mod:`autograder.pipeline.canary`): unless
   they get full marks, the class is not graded and the cause is named;
 * a submission the grader fails on (its environment, nbgrader) gets the status
   ``grader error: …`` — no score, no gradebook entry, graded again on the next run — and the
@@ -30,12 +30,12 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from .assignments import assignment_named
-from .batch import grade_batch, results_for
-from .boundary import boundary_problem
-from .canary import GradingRefused, run_canary
-from .gradebook import write_gradebook
-from .results import Row
+from autograder.assignments import assignment_named
+from autograder.pipeline.batch import grade_batch, results_for
+from autograder.sandbox.boundary import boundary_problem
+from autograder.pipeline.canary import GradingRefused, run_canary
+from autograder.pipeline.gradebook import write_gradebook
+from autograder.pipeline.results import Row
 
 
 class IsolationUnavailable(GradingRefused):

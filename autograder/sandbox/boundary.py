@@ -1,6 +1,6 @@
 """Can the worker sandbox be set up here?  And if not, why not, and what fixes it.
 
-:func:`boundary_problem` starts one sandbox (:mod:`autograder.isolation`) with a probe that
+:func:`boundary_problem` starts one sandbox (:mod:`autograder.sandbox.isolation`) with a probe that
 checks the boundary from inside: the sandbox's user, that the instructor's files are not
 there, no network, nothing writable but ``/tmp``.  ``grade`` refuses to grade when it fails (fail closed).
 
@@ -16,7 +16,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from .isolation import REPO, Limits, bwrap_command
+from autograder.sandbox.isolation import REPO, Limits, bwrap_command
 
 PROBE = r"""
 import os, socket, sys

@@ -2,7 +2,7 @@
 
 * :class:`CapOutput` (autograde, after nbgrader's ``LimitOutput``, which limits the number of
   lines but not the length of one line): every text output cut to
-  :data:`autograder.sanitize.MAX_OUTPUT_CHARS` characters.
+  :data:`autograder.pipeline.sanitize.MAX_OUTPUT_CHARS` characters.
 * :class:`HideHiddenTests` (generate_feedback): the HTML a student receives shows no hidden
   test and no reference code — nbgrader alone renders test cells *with* their hidden part
   (nbgrader issues #483, #1429).  Hidden regions are cut from test cells, a failed test shows
@@ -18,7 +18,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import Bool
 
-from .sanitize import cap_outputs
+from autograder.pipeline.sanitize import cap_outputs
 
 REDACTED = "[hidden test redacted]"
 

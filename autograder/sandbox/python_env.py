@@ -51,7 +51,7 @@ def read_folders(private: list[str]) -> list[str]:
     """Every file or folder the worker's Python reads: sorted, none inside another.  A
     ``sys.path`` entry in a ``private`` folder (this repository: the working folder, an
     editable install, pytest's) is left out unless a prefix holds it (a venv in the
-    checkout); :func:`autograder.isolation.bwrap_command` hides what is private below them."""
+    checkout); :func:`autograder.sandbox.isolation.bwrap_command` hides what is private below them."""
     found: list[str] = []
     for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
               os.path.dirname(interpreter()), os.path.dirname(os.path.realpath(interpreter()))):

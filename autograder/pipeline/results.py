@@ -2,9 +2,9 @@
 
 The unit of truth is one file per student, ``<out>/results/<course id>.json``, written
 atomically by the judge once that student is graded; everything else (the gradebook, the CSVs)
-is derived from those files.  The file is named by :func:`autograder.text.course_id` (never by
+is derived from those files.  The file is named by :func:`autograder.pipeline.text.course_id` (never by
 the raw id: any folder name is an id); one of the old name, ``<student>.json``, is still read
-and is replaced on the next save.  Every text is cleaned (:mod:`autograder.text`) before it is
+and is replaced on the next save.  Every text is cleaned (:mod:`autograder.pipeline.text`) before it is
 written: a result or a CSV can always be written, whatever a student's code raised.
 """
 
@@ -20,8 +20,8 @@ from typing import Optional
 
 from hwlib.cache import atomic_write, atomic_write_text
 
-from .assignments import DEFAULT, Assignment, assignment_named
-from .text import LIMIT, clean_text, course_id, csv_cell, one_line, result_name
+from autograder.assignments import DEFAULT, Assignment, assignment_named
+from autograder.pipeline.text import LIMIT, clean_text, course_id, csv_cell, one_line, result_name
 
 RESULTS = "results"
 #: the status of a row the grader failed on (its environment, nbgrader): never a grade — no
@@ -51,7 +51,7 @@ class Row:
 
     @property
     def course_id(self) -> str:
-        """The id nbgrader records this student under (:func:`autograder.text.course_id`)."""
+        """The id nbgrader records this student under (:func:`autograder.pipeline.text.course_id`)."""
         return course_id(self.student)
 
 
@@ -87,7 +87,7 @@ def notebook_digest(notebook: Optional[Path]) -> str:
 
 
 def result_path(out: Path, student: str) -> Path:
-    """``out/results/<course id>.json`` (:func:`autograder.text.result_name`)."""
+    """``out/results/<course id>.json`` (:func:`autograder.pipeline.text.result_name`)."""
     return out / RESULTS / result_name(student)
 
 
@@ -114,7 +114,7 @@ def load_result(out: Path, student: str) -> Optional[dict]:
 
 def save_result(out: Path, row: Row, digest: str, profile: str, assignment: str) -> None:
     """Atomic write: a crash leaves either the old file or the new one, never half of one.
-    Every text is cleaned first (:func:`autograder.text.clean_text`); the id is kept as it is
+    Every text is cleaned first (:func:`autograder.pipeline.text.clean_text`); the id is kept as it is
     (JSON escapes what is not text) and a file of the old name is removed (migrated)."""
     folder = out / RESULTS
     folder.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,7 @@ def row_of(result: dict) -> Row:
 
 def write_reports(root: Path, rows: list[Row]) -> None:
     """``grades.csv`` (one row per student) and ``failures.csv`` (one row per lost test), in
-    UTF-8; every text cell through :func:`autograder.text.csv_cell`."""
+    UTF-8; every text cell through :func:`autograder.pipeline.text.csv_cell`."""
     tests = sorted({t for r in rows for t in r.tests})
     with atomic_write(root / "grades.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

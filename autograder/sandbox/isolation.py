@@ -1,7 +1,7 @@
 """The OS boundary around a worker: bubblewrap namespaces, read-only system, limits.
 
 A worker runs as ``bwrap … python -m hw_worker`` — the judge's own interpreter and packages
-(:mod:`autograder.python_env`) — with
+(:mod:`autograder.sandbox.python_env`) — with
 
 * its own **user** (uid/gid 65534, every capability dropped, no new privileges, no nested user
   namespaces), **mount**, **pid**, **network** (loopback only, down), **IPC**, **UTS** and
@@ -22,7 +22,7 @@ A worker runs as ``bwrap … python -m hw_worker`` — the judge's own interpret
   where one is writable), memory cgroup where writable.  The wall time is the judge's: it kills
   the worker's whole process tree (and cgroup) from outside.
 
-:func:`autograder.boundary.boundary_problem` tries the boundary once and says why it cannot be
+:func:`autograder.sandbox.boundary.boundary_problem` tries the boundary once and says why it cannot be
 set up; ``grade`` then refuses to grade (fail closed) unless ``--no-isolation`` was given.
 """
 
@@ -40,10 +40,10 @@ from pathlib import Path
 
 import hwlib
 
-from . import python_env
-from .python_env import INSIDE_PACKAGES, inside
+from autograder.sandbox import python_env
+from autograder.sandbox.python_env import INSIDE_PACKAGES, inside
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WORKER_PACKAGE = REPO / "autograder" / "worker"
 HWLIB_PACKAGE = Path(hwlib.__file__).resolve().parent  # the judge's hwlib
 SANDBOX_UID = 65534

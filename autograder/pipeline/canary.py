@@ -26,10 +26,10 @@ from pathlib import Path
 
 from hwlib.cache import atomic_write_text, resolve_cache_dir
 
-from . import python_env
-from .isolation import sandbox_mounts
-from .assignments import REPO, Assignment
-from .profiles import PROFILES, Profile
+from autograder.sandbox import python_env
+from autograder.sandbox.isolation import sandbox_mounts
+from autograder.assignments import REPO, Assignment
+from hwlib.profiles import PROFILES, Profile
 
 STUDENT = "reference-answers"
 SEED = 0
@@ -42,10 +42,8 @@ class GradingRefused(RuntimeError):
 def canary_profile(profile: Profile) -> Profile:
     """The class's profile (limits, checks) with the tiers' training cut to ``tiny``'s."""
     tiny = PROFILES["tiny"]
-    return replace(profile, steps=tiny.steps, meta_batch_size=tiny.meta_batch_size,
-                   test_tasks=tiny.test_tasks, test_query=tiny.test_query,
-                   eval_inner_steps=tiny.eval_inner_steps, tiers=tiny.tiers,
-                   protonet=tiny.protonet)
+    return replace(profile, test_tasks=tiny.test_tasks, test_query=tiny.test_query,
+                   eval_inner_steps=tiny.eval_inner_steps, tiers_of=tiny.name)
 
 
 def environment_key(profile: Profile, isolated: bool, assignment: Assignment) -> str:
@@ -93,9 +91,9 @@ def preflight(profile: Profile, isolated: bool, key: str) -> None:
         return
     import torch
 
-    from .isolation import Limits
+    from autograder.sandbox.isolation import Limits
     from autograder.transport.client import GraderError, WorkerClient
-    from .judge.submission import worker_env
+    from autograder.judge.submission import worker_env
 
     limits = Limits(memory_mb=profile.memory_mb, gpu=torch.cuda.is_available())
     client = WorkerClient([], worker_env(profile, {}), limits, profile.cell_seconds, isolated)
@@ -111,7 +109,7 @@ def run_canary(profile: str, isolated: bool, assignment: Assignment,
                progress: bool = False) -> None:
     """Grade the reference answers (or find that it was done here before); raise
     :class:`GradingRefused` with the cause unless they get full marks."""
-    from .batch import grade_batch, results_for
+    from autograder.pipeline.batch import grade_batch, results_for
 
     base = canary_profile(PROFILES[profile])
     folder = resolve_cache_dir() / "canary"

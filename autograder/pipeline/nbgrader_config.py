@@ -4,14 +4,14 @@
 regions) and ``notebooks/`` its *release* folder (the generated student notebooks).  The
 ``python -m autograder`` commands load this file and add the paths of each job (course root,
 gradebook); it also works with plain nbgrader from the repository root:
-``nbgrader generate_assignment metalearning --config autograder/nbgrader_config.py``.
+``nbgrader generate_assignment metalearning --config autograder/pipeline/nbgrader_config.py``.
 """
 
 import os
 
 c = get_config()  # noqa: F821 (provided by traitlets when the file is loaded)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 c.CourseDirectory.course_id = "metalearning-hw"
 c.CourseDirectory.root = REPO
@@ -35,7 +35,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata,  # n
 import sys  # noqa: E402
 
 sys.path.insert(0, REPO)
-from autograder.preprocessors import CapOutput, HideHiddenTests  # noqa: E402
+from autograder.pipeline.preprocessors import CapOutput, HideHiddenTests  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [DeduplicateIds, OverwriteKernelspec, OverwriteCells,
                                       CheckCellMetadata]

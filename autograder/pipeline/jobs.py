@@ -19,13 +19,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from .assignments import Assignment
-from .course import make_workspace
-from .judge.submission import judge_one, record
-from .profiles import Profile
-from .results import GRADER_ERROR, Row, save_result
-from .submissions import Found
-from .text import course_id, one_line
+from autograder.assignments import Assignment
+from autograder.pipeline.course import make_workspace
+from autograder.judge.submission import judge_one, record
+from hwlib.profiles import Profile
+from autograder.pipeline.results import GRADER_ERROR, Row, save_result
+from autograder.pipeline.submissions import Found
+from autograder.pipeline.text import course_id, one_line
 
 
 def copy_regular_files(src: Path, dst: Path) -> None:
