@@ -10,9 +10,9 @@ runs take, and how the grader evaluates and limits a submission there.
 The notebook reads :func:`notebook_budget` (``HW_PROFILE=cpu|gpu|tiny``; the grader sets
 ``HW_GRADING=1``, which means tiny); the grader reads :func:`profile_named`
 (``--profile`` or ``HW_GRADING_PROFILE``).  Each assignment's accuracy tiers — how many
-meta-steps the judge trains and the thresholds — are the assignment's own, keyed by these
-names (``BUDGETS`` in ``autograder/assignments/<name>/checks.py``).  Grading budgets are
-meta-steps, never minutes, so a submission gets the same score whatever the machine's load.
+meta-steps the grader trains and the thresholds — are the assignment's own, keyed by these
+names (on the instructor's side, not shipped).  Grading budgets are meta-steps, never
+minutes, so a submission gets the same score whatever the machine's load.
 """
 
 from __future__ import annotations

@@ -39,9 +39,11 @@ def test_train_command_reports_json(synthetic_root, isolated_cache, algo):
     assert report["graph_memory_mb"] > 0
     if algo == "protonet":  # no inner loop: no α
         assert report["alpha"] is None and report["config"]["inner_steps"] == 0
+    elif algo == "metasgd":  # learned rates, in φ: no single α; inner_lr is their start
+        assert report["alpha"] is None and report["config"]["inner_lr"] > 0
     else:
         assert report["config"]["inner_lr"] > 0
-        assert report["alpha"] == report["config"]["inner_lr"]  # the learner's α (Meta-SGD: its start)
+        assert report["alpha"] == report["config"]["inner_lr"]  # the learner's α
     assert report["meta_lr"] == report["config"]["meta_lr"]
     assert [row["step"] for row in report["validation"]] == [2]
 

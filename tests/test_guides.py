@@ -38,12 +38,12 @@ EXERCISED = {
     "python -m autograder grade submissions/ --out grading --regrade alice": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions2/ --assignment metasgd_protonet --out grading2": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder release": ["test_assignment::test_committed_release_is_generated_from_the_source"],
-    "python -m autograder validate --mutants --jobs 2": ["test_grading::test_solution_full_blank_zero_and_every_bug_caught"],
+    "python -m autograder validate --mutants --jobs 2": ["test_grading::test_solution_full_blank_zero_and_bugs_caught"],
     "python -m pip wheel --no-deps -w dist .": ["test_setup_cell::test_uploaded_wheel_is_installed",
                                                "test_packaging::test_wheel_ships_hwlib_without_autograder"],
     "python -m autograder calibrate --profile cpu": ["test_calibrate::test_calibrate_reports_every_run_and_both_verdicts"],
     "python -m autograder calibrate --profile cpu --assignment metasgd_protonet": ["test_calibrate::test_protonet_calibration_and_its_controls"],
-    "python -m autograder validate --mutants --jobs 2 --assignment metasgd_protonet": ["test_grading::test_second_assignment_solution_full_blank_zero_and_every_bug_caught"],
+    "python -m autograder validate --mutants --jobs 2 --assignment metasgd_protonet": ["test_grading::test_solution_full_blank_zero_and_bugs_caught"],
 }
 
 

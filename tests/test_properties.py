@@ -204,7 +204,8 @@ def test_reptile_direction_properties_name_a_rescaled_direction_and_the_step_cou
         return rep(model, phi, batch, alpha, steps + 1)
 
     def said(fn):
-        return objective_violation(ask_of(fn), "reptile_meta_gradient", PHI, BATCH, ALPHA, 3)
+        return objective_violation(ask_of(fn), "reptile_meta_gradient", PHI, BATCH, ALPHA, 3,
+                                   kind="direction")
     assert said(rep) is None
     assert "divided by α" in said(over_alpha), said(over_alpha)
     assert "one step too many" in said(one_too_many), said(one_too_many)

@@ -175,7 +175,7 @@ def test_an_outer_step_returning_nan_loses_its_point():
 def test_check_inputs_come_from_keyed_independent_streams(monkeypatch):
     """No check's inputs reveal the grading seed or another check's inputs: each stream is an
     HMAC of the seed under the grading key; the tiers' meta-test tasks are keyed too."""
-    from autograder import grading_key
+    from autograder.judge import grading_key
 
     order = assignment_named("metalearning").checks.ORDER
     seeds = {grading_key.derive(7, name) for name in order}

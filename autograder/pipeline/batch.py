@@ -155,7 +155,7 @@ def grade_batch(submissions: Path, out: Path, profile: str | Profile, jobs: int 
     with tempfile.TemporaryDirectory(prefix="hw-grading-") as tmp:
         PRIVATE.add(str(Path(tmp).resolve()))
         threads = [threading.Thread(target=jobs_.run, args=(k, Path(tmp) / f"worker{k}"))
-                   for k in range(min(jobs, max(1, len(todo))))]
+                   for k in range(min(jobs, len(todo)))]  # nobody to grade: no workspace
         for t in threads:
             t.start()
         for t in threads:
