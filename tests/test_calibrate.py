@@ -16,6 +16,7 @@ from autograder.assignments import TierBudget
 from autograder.assignments.metalearning import tiers as maml_tiers
 from autograder.assignments.metasgd_protonet import tiers as protonet_tiers
 from autograder.reference import maml_meta_loss
+from conftest import shrink_tiers
 from hwlib.profiles import PROFILES
 
 TINY = dataclasses.replace(PROFILES["tiny"], test_tasks=10)
@@ -23,11 +24,7 @@ TINY = dataclasses.replace(PROFILES["tiny"], test_tasks=10)
 
 @pytest.fixture(autouse=True)
 def small_tiers(monkeypatch):
-    """The tiers train for seconds: 6 MAML meta-steps, 4 ProtoNet steps (5-way, 2 queries)."""
-    monkeypatch.setitem(maml_tiers.BUDGETS, "tiny",
-                        dataclasses.replace(maml_tiers.BUDGETS["tiny"], steps=6, meta_batch_size=2))
-    monkeypatch.setitem(protonet_tiers.BUDGETS, "tiny",
-                        TierBudget(4, 2, (0.25, 0.3, 0.35), train_ways=5, q_query=2))
+    shrink_tiers(monkeypatch, maml_steps=6)
 
 
 @pytest.fixture

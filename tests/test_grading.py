@@ -153,6 +153,15 @@ def test_shards_merge_into_one_gradebook_and_reruns_resume(tmp_path, grading_dat
     stamp = (shards[0] / "results" / "blank_tampered.json").stat().st_mtime_ns
     grade(subs, shards[0], "tiny", progress=False, shard=(1, 2))
     assert (shards[0] / "results" / "blank_tampered.json").stat().st_mtime_ns == stamp
+    # --regrade: only the named student is graded again; the others keep their results
+    mine = sorted(p.stem for p in (shards[0] / "results").glob("*.json"))
+    kept = {s: (shards[0] / "results" / f"{s}.json").stat().st_mtime_ns for s in mine}
+    again = grade(subs, shards[0], "tiny", progress=False, shard=(1, 2),
+                  regrade=["blank_tampered"])
+    assert {r.student for r in again} == set(mine) and len(mine) == 2
+    assert (shards[0] / "results" / "blank_tampered.json").stat().st_mtime_ns != stamp
+    assert all((shards[0] / "results" / f"{s}.json").stat().st_mtime_ns == kept[s]
+               for s in mine if s != "blank_tampered")
     merge(tmp_path / "all", shards)
     with Gradebook(f"sqlite:///{tmp_path / 'all' / 'gradebook.db'}") as gb:
         subs_in_db = [s.student_id for s in gb.find_assignment(ASSIGNMENT).submissions]

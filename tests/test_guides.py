@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder.assignments import ASSIGNMENTS
+
 REPO = Path(__file__).resolve().parents[1]
 GUIDES = [REPO / "docs" / f"{who}.md" for who in ("student", "ta", "instructor")]
 
@@ -78,7 +80,7 @@ def test_autograder_commands_parse(command):
     assert callable(args.func)
 
 
-@pytest.mark.parametrize("assignment", ["metalearning", "metasgd_protonet"])
+@pytest.mark.parametrize("assignment", sorted(ASSIGNMENTS))
 def test_student_guide_lists_every_graded_test_with_its_points(assignment):
     nb = json.loads((REPO / f"notebooks/{assignment}/{assignment}.ipynb").read_text())
     points = {c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"]["points"]
@@ -109,6 +111,9 @@ def run(command: str, cwd: Path) -> subprocess.CompletedProcess:
     return finish(command, start(command, cwd))
 
 
+@pytest.mark.slow  # ~4 min: each behaviour also runs end to end in the default run (shards,
+# merge, resume and --regrade: test_grading's shards test; the second assignment and --jobs:
+# its sampled validate; the command line: test_environments) — .ci/run runs it on purpose
 def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch, seed_template):
     """A class of two (alice: the solution, bob: the blank release), graded on two runners,
     merged, resumed, and alice regraded — the TA guide's commands in its order."""

@@ -21,11 +21,9 @@ from autograder.assignments.metalearning.tiers import (ALPHA, maml_candidates, t
 from autograder.assignments.metasgd_protonet.tiers import protonet_candidates, protonet_tier_results
 from autograder.checks.common import require_finite, same_number
 from autograder.checks.verified import MIN_COSINE, VerifiedGradient, cosine
-from autograder.assignments import TierBudget
-from autograder.assignments.metalearning import tiers as maml_tiers
-from autograder.assignments.metasgd_protonet import tiers as protonet_tiers
 from autograder.assignments.metasgd_protonet.answers import protonet_loss
 from autograder.reference import maml_meta_loss
+from conftest import shrink_tiers
 from hwlib.profiles import PROFILES
 
 TINY = dataclasses.replace(PROFILES["tiny"], test_tasks=10)
@@ -33,11 +31,7 @@ TINY = dataclasses.replace(PROFILES["tiny"], test_tasks=10)
 
 @pytest.fixture(autouse=True)
 def small_tiers(monkeypatch):
-    """The tiers train for seconds: 5 MAML meta-steps, 4 ProtoNet steps (5-way, 2 queries)."""
-    monkeypatch.setitem(maml_tiers.BUDGETS, "tiny",
-                        dataclasses.replace(maml_tiers.BUDGETS["tiny"], steps=5, meta_batch_size=2))
-    monkeypatch.setitem(protonet_tiers.BUDGETS, "tiny",
-                        TierBudget(4, 2, (0.25, 0.3, 0.35), train_ways=5, q_query=2))
+    shrink_tiers(monkeypatch, maml_steps=5)
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ ALPHA = ALGORITHMS["maml"].alpha  # α of the tiers: MAML's, from its record
 #: calibrated on 3 seeds, ``tiny`` proves the pipeline in seconds, not the accuracy
 BUDGETS = {"gpu": TierBudget(3000, 32, (0.60, 0.70, 0.90, 0.95)),
            "cpu": TierBudget(500, 16, (0.60, 0.70, 0.85, 0.88)),
-           "tiny": TierBudget(20, 4, (0.26, 0.29, 0.32, 0.35))}
+           "tiny": TierBudget(40, 4, (0.26, 0.29, 0.32, 0.35))}
 MetaGradient = Callable[[dict, TaskBatch], tuple[dict, float]]
 
 #: meta-objectives an honest (possibly buggy) maml_meta_loss may differentiate, besides MAML
