@@ -38,6 +38,22 @@ def mean_ci95(values: torch.Tensor | list[float]) -> tuple[float, float]:
     return v.mean().item(), ci
 
 
+#: t_{0.975, n−1} for n = 2…10 runs (a few seeds: the normal 1.96 would be too narrow)
+_T975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306,
+         10: 2.262}
+
+
+def seeds_ci95(values: torch.Tensor | list[float]) -> tuple[float, float]:
+    """``(mean, half-width of the 95% t-interval)`` over a few runs (seeds): t_{0.975, n−1}
+    · std / √n, which for 3 seeds is 4.30 · std / √3 (NaN for one run)."""
+    v = torch.as_tensor(values, dtype=torch.float64).flatten()
+    if v.numel() == 0:
+        raise ValueError("seeds_ci95 needs at least one value")
+    n = v.numel()
+    t = _T975.get(n, 1.96)
+    return v.mean().item(), (t * v.std(unbiased=True).item() / math.sqrt(n) if n > 1 else math.nan)
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """Per-task query accuracies and their summary."""

@@ -23,7 +23,7 @@ def _result(out, student: str, assignment: str | None) -> None:
 
 
 def test_every_assignment_has_its_source_and_release():
-    assert set(ASSIGNMENTS) == {"metalearning", "metasgd_protonet"}
+    assert set(ASSIGNMENTS) == {"metalearning", "metasgd_protonet", "hypergradients"}
     for a in ASSIGNMENTS.values():
         assert a.source.is_file() and a.released.is_file(), a.name
         assert a.source.name == a.released.name == f"{a.name}.ipynb"

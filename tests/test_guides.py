@@ -32,6 +32,7 @@ EXERCISED = {
     "jupyter lab notebooks/metalearning/metalearning.ipynb": ["test_browser::test_widgets_in_jupyterlab"],
     "HW_PROFILE=tiny jupyter lab notebooks/metalearning/metalearning.ipynb": ["test_browser::test_widgets_in_jupyterlab"],
     "jupyter lab notebooks/metasgd_protonet/metasgd_protonet.ipynb": ["test_browser::test_embedding_explorer_in_jupyterlab"],
+    "jupyter lab notebooks/hypergradients/hypergradients.ipynb": ["test_hypergradients::test_the_solution_notebook_runs_top_to_bottom"],
     "python -m autograder grade submissions/ --out grading": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions/ --out grading --jobs 4": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions/ --shard 1/2 --out part1": ["test_guides::test_ta_guide_commands_as_written"],

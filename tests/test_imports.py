@@ -23,10 +23,11 @@ LAYERS = {
         ("tasks and models", ["hwlib.tasks", "hwlib.models", "hwlib.sinusoid"]),
         ("skeleton", ["hwlib.evaluate", "hwlib.history", "hwlib.checkpoint", "hwlib.learner",
                       "hwlib.outer_loop"]),
-        ("algorithms", ["hwlib.protonet", "hwlib.metasgd"]),
+        ("algorithms", ["hwlib.protonet", "hwlib.metasgd", "hwlib.learned_optimizer",
+                        "hwlib.reweighting"]),
         ("notebook", ["hwlib.selfcheck", "hwlib.plots", "hwlib.widgets",
                       "hwlib.embedding_explorer", "hwlib.selfcheck_metasgd",
-                      "hwlib.selfcheck_protonet"]),
+                      "hwlib.selfcheck_protonet", "hwlib.selfcheck_hypergradients"]),
         ("package", ["hwlib"]),
     ],
     "autograder": [

@@ -153,7 +153,7 @@ def graded(request):
 def test_the_reference_was_graded_with_lent_functions(graded):
     frames, expected = graded
     answers = [head for head, _ in frames if "call" in head and "op" not in head]
-    assert len(answers) > 10, "the lent functions were never called back"
+    assert len(answers) >= 5, "the lent functions were never called back"
     assert any("grads" in head for head in answers), "no derivative of a lent function"
     assert expected, "no expected value was recorded"
 
@@ -192,7 +192,7 @@ def test_no_expected_value_is_sent_before_its_verdict(graded):
             secrets += 1
             if _among(want, tensors) or (want.numel() == 1 and json.dumps(want.item()) in numbers):
                 leaked.append(tuple(want.shape))
-    assert secrets > 50
+    assert secrets > 40
     assert not leaked, leaked[:10]
 
 

@@ -25,7 +25,9 @@ def test_hwlib_holds_no_inner_loop_answers():
 
     Gradients are taken only by the skeleton (``learner.py``: ∇φ of the student's meta-loss)
     and by the self-checks (``selfcheck.py``: the gradient of the student's own loss, compared
-    with finite differences); nothing in hwlib passes ``create_graph`` (prose may mention it).
+    with finite differences), and ∇f of an optimizee for the hand-designed baselines of the
+    learned optimizer (``learned_optimizer.py``: SGD's and Adam's input, no hypergradient);
+    nothing in hwlib passes ``create_graph`` (prose may mention it).
     """
     for path in (ROOT / "hwlib").glob("*.py"):
         source = path.read_text()
@@ -36,5 +38,5 @@ def test_hwlib_holds_no_inner_loop_answers():
             assert not any(k.arg == "create_graph" for k in node.keywords), \
                 f"{path}:{node.lineno}: create_graph= builds MAML's second-order graph"
             if getattr(node.func, "attr", "") == "grad":
-                assert path.name.startswith(("learner.py", "selfcheck")), \
+                assert path.name.startswith(("learner.py", "selfcheck", "learned_optimizer.py")), \
                     f"{path}:{node.lineno}: gradient computed outside the skeleton/self-checks"

@@ -37,7 +37,7 @@ from typing import Callable
 REPO = Path(__file__).resolve().parents[2]
 
 #: the registry: adding an assignment is its folder and one name here
-NAMES = ("metalearning", "metasgd_protonet")
+NAMES = ("metalearning", "metasgd_protonet", "hypergradients")
 
 
 @dataclass(frozen=True)

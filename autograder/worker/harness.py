@@ -31,6 +31,7 @@ import traceback
 import torch
 
 from .lent import Lending, no_judge
+from .models import build_model
 from .process import sweep
 
 MAX_REQUEST = 1 << 30
@@ -95,11 +96,7 @@ class Harness:
     def model(self, spec: dict) -> torch.nn.Module:
         key = repr(sorted(spec.items()))
         if key not in self.models:
-            from hwlib.models import MLP, Conv4
-
-            m = MLP(hidden=spec["hidden"]) if spec["kind"] == "mlp" else Conv4(
-                spec["n_way"], hidden=spec.get("hidden", 64), image_size=spec.get("image_size", 28))
-            self.models[key] = m.to(getattr(torch, spec["dtype"])).to(spec.get("device", "cpu"))
+            self.models[key] = build_model(spec)
         return self.models[key]
 
     def argument(self, spec: dict, head: dict, tensors: dict, made: dict):
