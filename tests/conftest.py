@@ -95,7 +95,7 @@ def real_root() -> Path:
     if not value or not (Path(value) / "images_background.zip").exists() and \
             not (Path(value) / "images_background").is_dir():
         pytest.skip("real Omniglot not available: set OMNIGLOT_ROOT (CI uses ../shared/data/omniglot)")
-    return Path(value)
+    return Path(value).resolve()  # a test may chdir: CI's root is relative (../shared/…)
 
 
 @pytest.fixture(scope="session")
@@ -124,7 +124,9 @@ def grading_data(synthetic_root, monkeypatch) -> Path:
     problem = boundary_problem()
     if problem:
         pytest.skip(f"no grading sandbox here: {problem}")
-    root = os.environ.get("OMNIGLOT_ROOT") or str(synthetic_root)
+    # absolute: a test may chdir (a notebook's kernel runs in a temporary folder), and CI's
+    # root is relative (../shared/data/omniglot)
+    root = str(Path(os.environ.get("OMNIGLOT_ROOT") or synthetic_root).resolve())
     monkeypatch.setenv("OMNIGLOT_ROOT", root)
     return Path(root)
 
