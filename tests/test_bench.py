@@ -15,6 +15,15 @@ def test_measure_reports_throughput_memory_and_sampling_share():
     assert 0 < r["sampling_share"] < 1 and r["device"] == "cpu"
 
 
+def test_bench_includes_the_incontext_learner_once():
+    """The in-context learner has one implementation: one row, its throughput, no ratios."""
+    report = bench(("5w1s-q1",), ("incontext",), ("fast", "loop"), meta_batch=2, steps=1,
+                   malloc_ablation=False)
+    (row,) = report["results"]
+    assert row["algo"] == "incontext" and "error" not in row, row
+    assert row["tasks_per_s"] > 0 and "ratio_vs_loop" not in row
+
+
 def test_bench_compares_fast_loop_and_higher_in_one_run():
     pytest.importorskip("higher")
     report = bench(("5w1s-q1",), ("maml", "fomaml"), ("fast", "loop", "higher"), meta_batch=2,

@@ -424,3 +424,52 @@ def test_student_text_never_runs_in_feedback_formgrader_or_lab(tmp_path, grading
             raise
         browser.close()
     assert not dialogs, dialogs
+
+
+def test_hypergradients_widgets_in_jupyterlab(tmp_path):
+    """The third assignment's notebook, finished, run whole in JupyterLab (tiny profile); then
+    the learned weights' step slider (Part 2) and the architecture weights' step slider (Part
+    3) each redraw their picture (``hypergradients_*.png``)."""
+    notebook = finished_student_notebook("hypergradients")
+    with lab_server(tmp_path, "hypergradients.ipynb", notebook) as (url, _), \
+            playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(url)
+            page.wait_for_function(KERNEL_READY, timeout=120_000)
+            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            page.wait_for_function(
+                f"() => ({ALL_CELLS_RAN})() || [...document.querySelectorAll("
+                "'.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]')]"
+                ".some(e => e.textContent.includes('Traceback'))", timeout=600_000)
+            failed = page.locator(TRACEBACKS)
+            assert failed.count() == 0, failed.first.inner_text()
+            for name, fraction in (("hw-learned-weights", 1.0), ("hw-architecture-weights", 0.3)):
+                box = page.locator(f".{name}").first
+                assert box.count() == 1, f"no {name} widget"
+                box.scroll_into_view_if_needed()
+                image = box.locator("img").first
+                image.wait_for(timeout=60_000)
+                src = image.get_attribute("src")
+                shot(box, f"hypergradients_{name}_before.png")
+                readout = box.locator(".widget-readout").first
+                before = readout.inner_text()
+                drag_slider(page, box.locator(".widget-slider").first, fraction)
+                assert text_changes(readout, before) != before
+                page.wait_for_function(  # redrawn, or a traceback in the widget's output
+                    "([box, old]) => { const img = box.querySelector('img');"
+                    " return img && img.src !== old || box.textContent.includes('Traceback'); }",
+                    arg=[box.element_handle(), src], timeout=60_000)
+                assert "Traceback" not in box.inner_text(), box.inner_text()[-2000:]
+                shot(box, f"hypergradients_{name}_after.png")
+            assert not errors, errors
+        except BaseException:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "hypergradients_failure.png"), full_page=True)
+            raise
+        browser.close()

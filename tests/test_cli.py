@@ -94,3 +94,27 @@ def test_reference_maml_reaches_90_percent_in_5_minutes(real_root, isolated_cach
     report = train_json("--algo", "maml", "--minutes", "5", "--omniglot-root", str(real_root),
                         env={"HWLIB_CACHE_DIR": str(isolated_cache)}, timeout=900)
     assert report["test_accuracy"] >= 0.90, report
+
+
+def test_train_command_learns_the_lstm_optimizer():
+    """``train --algo lstm-opt``: the third assignment's learned optimizer, meta-trained from
+    the reference answers on quadratics; its loss on held-out problems falls with meta-steps
+    and is reported with the tuned SGD and Adam at steps 20, 100 and 200."""
+    short, longer = (train_json("--algo", "lstm-opt", "--steps", str(n)) for n in (1, 40))
+    for report in (short, longer):
+        assert report["algo"] == "lstm-opt" and set(report["loss_at_step"]) == {"20", "100", "200"}
+        assert report["tuned_lr"]["sgd"] in (0.001, 0.003, 0.01, 0.03)
+        for row in report["loss_at_step"].values():
+            assert row["sgd"] > 0 and row["adam"] > 0 and len(row["learned"]) == 1
+    assert longer["loss_at_step"]["100"]["learned"][0] < short["loss_at_step"]["100"]["learned"][0]
+
+
+def test_train_command_learns_the_incontext_learner(synthetic_root, isolated_cache):
+    """``train --algo incontext``: the transformer that reads the support set, meta-trained
+    from the reference answers; the report holds its test accuracy and its curve."""
+    report = train_json("--algo", "incontext", "--n-way", "3", "--steps", "3",
+                        "--test-tasks", "12", "--omniglot-root", str(synthetic_root),
+                        "--val-characters", "3", env={"HWLIB_CACHE_DIR": str(isolated_cache)})
+    assert report["algo"] == "incontext" and report["test_tasks"] == 12
+    assert 0 <= report["test_accuracy"] <= 1 and report["ci95"] >= 0
+    assert report["curve"] and report["parameters"] > 0

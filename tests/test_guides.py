@@ -32,7 +32,8 @@ EXERCISED = {
     "jupyter lab notebooks/metalearning/metalearning.ipynb": ["test_browser::test_widgets_in_jupyterlab"],
     "HW_PROFILE=tiny jupyter lab notebooks/metalearning/metalearning.ipynb": ["test_browser::test_widgets_in_jupyterlab"],
     "jupyter lab notebooks/metasgd_protonet/metasgd_protonet.ipynb": ["test_browser::test_embedding_explorer_in_jupyterlab"],
-    "jupyter lab notebooks/hypergradients/hypergradients.ipynb": ["test_hypergradients::test_the_solution_notebook_runs_top_to_bottom"],
+    "jupyter lab notebooks/hypergradients/hypergradients.ipynb": ["test_hypergradients::test_the_solution_notebook_runs_top_to_bottom",
+                                                                  "test_browser::test_hypergradients_widgets_in_jupyterlab"],
     "python -m autograder grade submissions/ --out grading": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions/ --out grading --jobs 4": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions/ --shard 1/2 --out part1": ["test_guides::test_ta_guide_commands_as_written"],
@@ -40,6 +41,7 @@ EXERCISED = {
     "python -m autograder merge part1 part2 --out grading": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions/ --out grading --regrade alice": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder grade submissions2/ --assignment metasgd_protonet --out grading2": ["test_guides::test_ta_guide_commands_as_written"],
+    "python -m autograder grade submissions3/ --assignment hypergradients --out grading3": ["test_guides::test_ta_guide_commands_as_written"],
     "python -m autograder release": ["test_assignment::test_committed_release_is_generated_from_the_source"],
     "python -m autograder validate --mutants --jobs 2": ["test_grading::test_solution_full_blank_zero_and_bugs_caught"],
     "python -m pip wheel --no-deps -w dist .": ["test_setup_cell::test_uploaded_wheel_is_installed",
@@ -47,6 +49,7 @@ EXERCISED = {
     "python -m autograder calibrate --profile cpu": ["test_calibrate::test_calibrate_reports_every_run_and_both_verdicts"],
     "python -m autograder calibrate --profile cpu --assignment metasgd_protonet": ["test_calibrate::test_protonet_calibration_and_its_controls"],
     "python -m autograder validate --mutants --jobs 2 --assignment metasgd_protonet": ["test_grading::test_solution_full_blank_zero_and_bugs_caught"],
+    "python -m autograder validate --mutants --jobs 2 --assignment hypergradients": ["test_grading::test_solution_full_blank_zero_and_bugs_caught"],
 }
 
 
@@ -124,17 +127,22 @@ def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch, seed_
     for student, notebook in (("alice", solution), ("bob", blank)):
         (tmp_path / "submissions" / student).mkdir(parents=True)
         (tmp_path / "submissions" / student / "metalearning.ipynb").write_bytes(notebook.read_bytes())
-    # the second assignment: alice hands in its solution
-    (tmp_path / "submissions2" / "alice").mkdir(parents=True)
-    (tmp_path / "submissions2" / "alice" / "metasgd_protonet.ipynb").write_bytes(
-        (REPO / "solutions/metasgd_protonet/metasgd_protonet.ipynb").read_bytes())
     commands = [c for c, g in guide_commands().items()  # the set-up: test_ordinary_user
                 if g == "ta.md" and c.startswith("python -m autograder")]
-    second = [c for c in commands if "--assignment metasgd_protonet" in c]
+    # the other assignments (`grade SUBS/ --assignment NAME --out OUT`): alice hands in the
+    # solution of each
+    others = {c: (w[4].rstrip("/"), w[6], w[8]) for c in commands
+              if "--assignment" in (w := c.split())}
+    for subs, name, out in others.values():
+        (tmp_path / subs / "alice").mkdir(parents=True)
+        (tmp_path / subs / "alice" / f"{name}.ipynb").write_bytes(
+            (REPO / f"solutions/{name}/{name}.ipynb").read_bytes())
+        seed_template(tmp_path / out, name)
+    assert {n for _, n, _ in others.values()} == set(ASSIGNMENTS) - {"metalearning"}
+    second = list(others)
     commands = [c for c in commands if c not in second]
     for out in ("part1", "part2", "grading"):  # the guide's grading folders
         seed_template(tmp_path / out)
-    seed_template(tmp_path / "grading2", "metasgd_protonet")
     merge_order = [c for c in commands if "--shard" in c or "merge" in c]
     shards = [c for c in merge_order if "--shard" in c]
     runners = [(c, start(c, tmp_path)) for c in shards + second]  # the guide's runners, at once
@@ -154,7 +162,8 @@ def test_ta_guide_commands_as_written(tmp_path, grading_data, monkeypatch, seed_
     rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "grading" / "grades.csv"))}
     assert float(rows["alice"]["score"]) == 33 and float(rows["bob"]["score"]) == 0
     assert (tmp_path / "grading" / "feedback" / "alice" / "metalearning" / "metalearning.html").is_file()
-    (row,) = csv.DictReader(open(tmp_path / "grading2" / "grades.csv"))
-    assert row["student"] == "alice" and float(row["score"]) == float(row["max_score"]) > 0, row
-    assert (tmp_path / "grading2" / "feedback" / "alice" / "metasgd_protonet" /
-            "metasgd_protonet.html").is_file()
+    for _, name, out in others.values():
+        (row,) = csv.DictReader(open(tmp_path / out / "grades.csv"))
+        assert row["student"] == "alice" and float(row["score"]) == float(row["max_score"]) > 0, \
+            (name, row)
+        assert (tmp_path / out / "feedback" / "alice" / name / f"{name}.html").is_file()

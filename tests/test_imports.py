@@ -24,10 +24,11 @@ LAYERS = {
         ("skeleton", ["hwlib.evaluate", "hwlib.history", "hwlib.checkpoint", "hwlib.learner",
                       "hwlib.outer_loop"]),
         ("algorithms", ["hwlib.protonet", "hwlib.metasgd", "hwlib.learned_optimizer",
-                        "hwlib.reweighting"]),
+                        "hwlib.reweighting", "hwlib.darts", "hwlib.incontext"]),
         ("notebook", ["hwlib.selfcheck", "hwlib.plots", "hwlib.widgets",
                       "hwlib.embedding_explorer", "hwlib.selfcheck_metasgd",
-                      "hwlib.selfcheck_protonet", "hwlib.selfcheck_hypergradients"]),
+                      "hwlib.selfcheck_protonet", "hwlib.selfcheck_hypergradients",
+                      "hwlib.selfcheck_darts", "hwlib.selfcheck_incontext"]),
         ("package", ["hwlib"]),
     ],
     "autograder": [

@@ -33,6 +33,11 @@ class Verdict:
     said: str = ""      # the message of the test meant to catch a bug
 
 
+def groups(entries: list, assignment: Assignment) -> list[list]:
+    """:func:`buckets` with the assignment's functions graded with others (``GRADED_WITH``)."""
+    return buckets(entries, getattr(assignment.catalogue, "GRADED_WITH", {}))
+
+
 def proof(assignment: Assignment, sample: int | None = None) -> tuple[list, list, dict]:
     """``(bugs, correct variants, grade_id of each graded function)``: what ``validate
     --mutants`` grades to prove the assignment's tests (its catalogue: the one-token mutants
@@ -41,7 +46,7 @@ def proof(assignment: Assignment, sample: int | None = None) -> tuple[list, list
     c = assignment.catalogue
     bugs, variants = [*c.MUTANTS, *c.BUGS], list(c.VARIANTS)
     if sample is not None:
-        bugs, variants = ([e for g in buckets(x)[:sample] for e in g] for x in (bugs, variants))
+        bugs, variants = ([e for g in groups(x, assignment)[:sample] for e in g] for x in (bugs, variants))
     return bugs, variants, c.GRADE_IDS
 
 
@@ -53,9 +58,9 @@ def build_submissions(folder: Path, mutants: bool, assignment: Assignment,
     entries = {"solution": solution, "blank": json.loads(blank.read_text())}
     if mutants:
         bugs, variants, _ = proof(assignment, sample)
-        for i, group in enumerate(buckets(bugs), 1):
+        for i, group in enumerate(groups(bugs, assignment), 1):
             entries[f"bugs-{i}"] = mutate_notebook(solution, *group)
-        for i, group in enumerate(buckets(variants), 1):
+        for i, group in enumerate(groups(variants, assignment), 1):
             entries[f"variants-{i}"] = mutate_notebook(solution, *group)
     for name, nb in entries.items():
         (folder / "submissions" / name).mkdir(parents=True)
@@ -74,7 +79,7 @@ def judge(rows: list[Row], assignment: Assignment, sample: int | None = None) ->
         "zero on every graded cell"))
     if any(name.startswith("bugs-") for name in by_name):
         bugs, variants, grade_ids = proof(assignment, sample)
-        for i, group in enumerate(buckets(bugs), 1):
+        for i, group in enumerate(groups(bugs, assignment), 1):
             row = by_name[f"bugs-{i}"]
             for m in group:
                 test = grade_ids[m.check]
@@ -83,7 +88,7 @@ def judge(rows: list[Row], assignment: Assignment, sample: int | None = None) ->
                 verdicts.append(Verdict(f"bug {m.name}", row, lost and named,
                                         f"fails {test} naming '{m.message}'",
                                         row.messages.get(test, "")))
-        for i, group in enumerate(buckets(variants), 1):
+        for i, group in enumerate(groups(variants, assignment), 1):
             row = by_name[f"variants-{i}"]
             for v in group:
                 verdicts.append(Verdict(f"correct {v.name}", row, row.score == row.max_score > 0,

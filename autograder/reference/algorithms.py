@@ -26,6 +26,8 @@ from hwlib.metasgd import init_alphas, metasgd_learner, pack, unpack
 from hwlib.protonet import protonet_learner
 
 from . import fast, fast_protonet
+from .incontext import run_incontext
+from .learned_optimizer import run_lstm_optimizer
 from autograder.assignments.metalearning.answers import (anil_adapt, fomaml_meta_loss,
                                                          inner_update, maml_meta_loss,
                                                          reptile_meta_gradient)
@@ -143,7 +145,7 @@ class Algorithm:
     starting value; ProtoNet: no inner loop); ``meta_lr`` is η, the outer step size."""
 
     name: str
-    build: Callable[..., MetaLearner]
+    build: Callable[..., MetaLearner] | None
     alpha: float
     inner_steps: int
     eval_inner_steps: int
@@ -152,6 +154,9 @@ class Algorithm:
     anneal: bool = False               # η annealed linearly to 0 over the budget (Reptile)
     train_shots: int | None = None     # training episodes with more shots than the test's
     bench: bool = False                # compared across implementations by ``bench``
+    #: a learner that is no MetaLearner (φ an optimizer, a network that reads the support set):
+    #: ``run(spec) -> report`` trains and evaluates it in ``train`` instead of the skeleton
+    run: Callable[..., dict] | None = None
 
     def recipe(self) -> dict:
         """The training defaults (``train``'s ``RunSpec`` fields)."""
@@ -175,6 +180,12 @@ ALGORITHMS = {a.name: a for a in (
     Algorithm("pretrain", make_pretrain, alpha=0.4, inner_steps=1, eval_inner_steps=3),
     Algorithm("metasgd", make_metasgd, alpha=0.4, inner_steps=1, eval_inner_steps=1),
     Algorithm("protonet", make_protonet, alpha=0.0, inner_steps=0, eval_inner_steps=0),
+    # the third assignment's learned optimizer: meta-trained on quadratics, not on Omniglot
+    Algorithm("lstm-opt", None, alpha=0.0, inner_steps=0, eval_inner_steps=0, meta_lr=3e-3,
+              run=run_lstm_optimizer),
+    # the third assignment's in-context learner: a transformer reads the support set
+    Algorithm("incontext", None, alpha=0.0, inner_steps=0, eval_inner_steps=0, meta_lr=1e-3,
+              run=run_incontext, bench=True),
 )}
 
 
@@ -185,4 +196,7 @@ def make_learner(algo: str, model: nn.Module, alpha: float, steps: int,
         raise ValueError(f"unknown algorithm {algo!r}; choose from {sorted(ALGORITHMS)}")
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    if ALGORITHMS[algo].build is None:
+        raise ValueError(f"{algo} is not a MetaLearner: train it with "
+                         f"`python -m autograder train --algo {algo}`")
     return ALGORITHMS[algo].build(model, alpha=alpha, steps=steps, impl=impl)

@@ -90,6 +90,28 @@ def _higher_step(model, case: Case, batch, optimizer, first_order: bool) -> None
     optimizer.step()
 
 
+#: learners with one implementation (no per-task loop or ``higher`` counterpart): measured once
+ONE_IMPL = ("incontext",)
+
+
+def _incontext_step(case: Case, device: torch.device):
+    """One meta-step of the in-context learner (the reference ``incontext_logits``, Adam)."""
+    from hwlib.incontext import InContextLearner, episode_loss, init_incontext
+
+    from autograder.assignments.hypergradients.answers import incontext_logits
+
+    model = InContextLearner(n_way=CONFIGS[case.config][0]).to(device)
+    phi = init_incontext(model, 0)
+    optimizer = torch.optim.Adam(list(phi.values()), lr=1e-3)
+
+    def step(b) -> None:
+        loss, _ = episode_loss(model, phi, incontext_logits, b)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step
+
+
 def measure(case: Case) -> dict:
     """Run ``case`` in this process; its throughput, peak memory and sampling cost."""
     from hwlib.device import default_device, keep_cpu_memory_mapped
@@ -107,7 +129,9 @@ def measure(case: Case) -> dict:
     sampler = EpisodeSampler(images, n_way, k_shot, q_query, rotations=True, device=device)
     model = Conv4(n_way).to(device)
     phi = {k: v.to(device).detach().requires_grad_() for k, v in init_params(model, 0).items()}
-    if case.impl == "higher":
+    if case.algo in ONE_IMPL:
+        step = _incontext_step(case, device)
+    elif case.impl == "higher":
         with torch.no_grad():
             for k, p in model.named_parameters():
                 p.copy_(phi[k])
@@ -181,7 +205,8 @@ def bench(configs=tuple(CONFIGS), algos=ALGOS, impls=IMPLS, meta_batch: int = 32
         skipped = None
     results = []
     cases = [Case(c, a, i, meta_batch, steps, device=device, omniglot_root=omniglot_root)
-             for c in configs for a in algos for i in impls]
+             for c in configs for a in algos for i in impls
+             if a not in ONE_IMPL or i == impls[0]]
     if malloc_ablation and "fast" in impls:
         cases.append(Case(configs[0], algos[0], "fast", meta_batch, steps, device=device,
                           omniglot_root=omniglot_root, malloc_tuning=False))

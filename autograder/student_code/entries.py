@@ -90,12 +90,19 @@ def mutate_notebook(notebook: dict, *entries) -> dict:
     return nb
 
 
-def buckets(entries: list) -> list[list]:
+def buckets(entries: list, graded_with: dict[str, tuple] | None = None) -> list[list]:
     """The entries split into groups with at most one per function: one notebook per group
-    (each function is graded alone, so each entry is judged by its own test)."""
+    (each function is graded alone, so each entry is judged by its own test).  A function
+    graded with the student's own other functions (``graded_with``: function → those it runs)
+    never shares a notebook with an entry of those, so a bug of one cannot hide the other's."""
+    graded_with = graded_with or {}
+
+    def clash(a: str, b: str) -> bool:
+        return a == b or b in graded_with.get(a, ()) or a in graded_with.get(b, ())
     groups: list[list] = []
     for entry in entries:
-        group = next((g for g in groups if all(e.function != entry.function for e in g)), None)
+        group = next((g for g in groups if not any(clash(e.function, entry.function)
+                                                   for e in g)), None)
         if group is None:
             groups.append(group := [])
         group.append(entry)

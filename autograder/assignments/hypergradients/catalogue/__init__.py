@@ -16,11 +16,15 @@ from .entries import FUNCTIONS, PRELUDE, namespace_with
 from .mutants import GRADE_IDS, MUTANTS
 from .variants import VARIANTS
 
+#: functions graded with the student's own other functions (not lent): architecture_gradient
+#: runs the student's mixed_op inside the network
+GRADED_WITH = {"architecture_gradient": ("mixed_op",)}
+
 
 def mutated_namespace(mutant: Mutant) -> dict:
     """The reference answers with ``mutant`` applied, as a namespace of functions."""
     return mutated_namespace_of(answers, mutant)
 
 
-__all__ = ["BUGS", "VARIANTS", "MUTANTS", "GRADE_IDS", "FUNCTIONS", "PRELUDE", "Bug", "Variant",
+__all__ = ["GRADED_WITH", "BUGS", "VARIANTS", "MUTANTS", "GRADE_IDS", "FUNCTIONS", "PRELUDE", "Bug", "Variant",
            "namespace_with", "mutated_namespace"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from autograder.student_code.entries import Bug
 
-from .entries import PRE, UNROLLED, WEIGHTS
+from .entries import ARCH, MIX, PRE, UNROLLED, WEIGHTS
+from .incontext import BUGS as INCONTEXT_BUGS
 
 BUGS: list[Bug] = [
     # ----- preprocess_gradient -------------------------------------------------------------
@@ -154,4 +155,75 @@ BUGS: list[Bug] = [
     w = F.relu(g_eps)                        # examples that help the validation loss
     return w / w.sum() if w.sum() > 0 else w
 '''),
-]
+    # ----- mixed_op ------------------------------------------------------------------------
+    Bug("mix-no-softmax", "mixed_op", "mixed_op", "softmax(α)", MIX + '''\
+    return (alpha.view(-1, *[1] * (candidates.dim() - 1)) * candidates).sum(0)
+'''),
+    Bug("mix-softmax-over-candidates", "mixed_op", "mixed_op", "softmax(α)", MIX + '''\
+    w = alpha.view(-1, *[1] * (candidates.dim() - 1))
+    return (torch.softmax(w * candidates, dim=0) * candidates).sum(0)
+'''),
+    Bug("mix-mean", "mixed_op", "mixed_op", "does not depend on α", MIX + '''\
+    weights = torch.softmax(alpha, 0).detach()
+    return candidates.mean(0)
+'''),
+    Bug("mix-sigmoid", "mixed_op", "mixed_op", "softmax(α)", MIX + '''\
+    gate = torch.sigmoid(alpha)
+    return torch.einsum("o,o...->...", gate, candidates)
+'''),
+    Bug("mix-argmax", "mixed_op", "mixed_op", "mixed_op is wrong", MIX + '''\
+    return candidates[alpha.argmax()]       # the discrete choice, already during the search
+'''),
+    # ----- architecture_gradient -----------------------------------------------------------
+    Bug("arch-no-second-order-term", "architecture_gradient", "architecture_gradient",
+        "also depends on α", ARCH + '''\
+    alpha = alpha.clone().requires_grad_(True)
+    if second_order:
+        g = torch.autograd.grad(search_loss(model, w, alpha, x, y, mixed_op), list(w.values()))
+        w = {k: v - xi * d for (k, v), d in zip(w.items(), g)}
+        w = {k: v.detach() for k, v in w.items()}
+    w = {k: v.detach() for k, v in w.items()}
+    return torch.autograd.grad(search_loss(model, w, alpha, x_val, y_val, mixed_op), alpha)[0]
+'''),
+    Bug("arch-train-loss", "architecture_gradient", "architecture_gradient",
+        "training loss", ARCH + '''\
+    alpha = alpha.clone().requires_grad_(True)
+    w = {k: v.detach().requires_grad_(True) for k, v in w.items()}
+    if second_order:
+        g = torch.autograd.grad(search_loss(model, w, alpha, x, y, mixed_op), list(w.values()),
+                                create_graph=True)
+        w = {k: v - xi * d for (k, v), d in zip(w.items(), g)}
+    return torch.autograd.grad(search_loss(model, w, alpha, x, y, mixed_op), alpha)[0]
+'''),
+    Bug("arch-uphill", "architecture_gradient", "architecture_gradient", "uphill", ARCH + '''\
+    alpha = alpha.clone().requires_grad_(True)
+    w = {k: v.detach().requires_grad_(True) for k, v in w.items()}
+    if second_order:
+        g = torch.autograd.grad(search_loss(model, w, alpha, x, y, mixed_op), list(w.values()),
+                                create_graph=True)
+        w = {k: v + xi * d for (k, v), d in zip(w.items(), g)}
+    return torch.autograd.grad(search_loss(model, w, alpha, x_val, y_val, mixed_op), alpha)[0]
+'''),
+    Bug("arch-virtual-on-val", "architecture_gradient", "architecture_gradient",
+        "validation batch: it is a training step", ARCH + '''\
+    alpha = alpha.clone().requires_grad_(True)
+    w = {k: v.detach().requires_grad_(True) for k, v in w.items()}
+    if second_order:
+        g = torch.autograd.grad(search_loss(model, w, alpha, x_val, y_val, mixed_op),
+                                list(w.values()), create_graph=True)
+        w = {k: v - xi * d for (k, v), d in zip(w.items(), g)}
+    return torch.autograd.grad(search_loss(model, w, alpha, x_val, y_val, mixed_op), alpha)[0]
+'''),
+    Bug("arch-softmax-outside", "architecture_gradient", "architecture_gradient",
+        "does not sum to 0", ARCH + '''\
+    # the gradient w.r.t. the operation weights p = softmax(α), not w.r.t. α
+    p = torch.softmax(alpha, dim=-1).detach().requires_grad_(True)
+    w = {k: v.detach().requires_grad_(True) for k, v in w.items()}
+    mix = lambda c, q: torch.tensordot(q, c, dims=1)
+    if second_order:
+        g = torch.autograd.grad(search_loss(model, w, p, x, y, mix), list(w.values()),
+                                create_graph=True)
+        w = {k: v - xi * d for (k, v), d in zip(w.items(), g)}
+    return torch.autograd.grad(search_loss(model, w, p, x_val, y_val, mix), p)[0]
+'''),
+] + INCONTEXT_BUGS

@@ -5,7 +5,9 @@ from __future__ import annotations
 from autograder.student_code.entries import Mutant
 
 GRADE_IDS = {"preprocess_gradient": "test_preprocess_gradient",
-             "unrolled_loss": "test_unrolled_loss", "example_weights": "test_example_weights"}
+             "unrolled_loss": "test_unrolled_loss", "example_weights": "test_example_weights",
+             "mixed_op": "test_mixed_op", "architecture_gradient": "test_architecture_gradient",
+             "query_mask": "test_query_mask", "incontext_logits": "test_incontext_logits"}
 
 MUTANTS = [
     Mutant("pre-not-divided-by-p", "preprocess_gradient",
@@ -48,4 +50,24 @@ MUTANTS = [
     Mutant("weights-on-training-batch", "example_weights",
            (("forward(model, theta, x_val), y_val", "forward(model, theta, x), y"),),
            "example_weights", "validation set changes"),
+    Mutant("mix-softmax-dim", "mixed_op", (("torch.softmax(alpha, dim=0)",
+                                             "torch.softmax(alpha, dim=0) * 0 + 1"),),
+           "mixed_op", "distribution"),
+    Mutant("arch-first-order-always", "architecture_gradient",
+           (("if second_order:", "if False:"),), "architecture_gradient", "second-order term"),
+    Mutant("arch-step-uphill", "architecture_gradient",
+           (("v - xi * g", "v + xi * g"),), "architecture_gradient", "uphill"),
+    Mutant("arch-train-batch", "architecture_gradient",
+           (("alpha, x_val, y_val, mixed_op), alpha)", "alpha, x, y, mixed_op), alpha)"),),
+           "architecture_gradient", "training loss"),
+    Mutant("mask-query-blind-to-itself", "query_mask",
+           (("blocked[idx, idx] = False", "blocked[idx, idx] = True"),), "query_mask", "itself"),
+    Mutant("mask-queries-see-queries", "query_mask",
+           (("blocked[:, n_support:] = True", "blocked[:n_support, n_support:] = True"),),
+           "query_mask", "another query"),
+    Mutant("logits-no-query-flag", "incontext_logits",
+           (("z.new_ones(n_q, 1)", "z.new_zeros(n_q, 1)"),), "incontext_logits", "query flag"),
+    Mutant("logits-softmax-returned", "incontext_logits",
+           (("out[0, n_s:])", "out[0, n_s:]).softmax(-1)"),), "incontext_logits",
+           "probabilities"),
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from autograder.student_code.entries import Variant
 
-from .entries import PRE, UNROLLED, WEIGHTS
+from .entries import ARCH, MIX, PRE, UNROLLED, WEIGHTS
+from .incontext import VARIANTS as INCONTEXT_VARIANTS
 
 VARIANTS: list[Variant] = [
     Variant("pre-masked-assign", "preprocess_gradient", PRE + '''\
@@ -91,4 +92,34 @@ VARIANTS: list[Variant] = [
     s = w.sum()
     return w / s if s.item() > 0 else w
 '''),
-]
+    Variant("mix-einsum", "mixed_op", MIX + '''\
+    p = torch.exp(alpha - alpha.max())
+    p = p / p.sum()
+    return torch.einsum("o,o...->...", p, candidates)
+'''),
+    Variant("arch-eq7-hessian-vector-product", "architecture_gradient", ARCH + '''\
+    # DARTS's eq. (7): ∇_α L_val(w', α) − ξ ∇²_{α,w} L_train(w, α) ∇_{w'} L_val(w', α), the
+    # Hessian-vector product by double back-propagation
+    a = alpha.detach().requires_grad_(True)
+    w0 = {k: v.detach().requires_grad_(True) for k, v in w.items()}
+    if not second_order:
+        return torch.autograd.grad(search_loss(model, w0, a, x_val, y_val, mixed_op), a)[0]
+    g = torch.autograd.grad(search_loss(model, w0, a, x, y, mixed_op), list(w0.values()),
+                            create_graph=True)
+    w1 = {k: (v - xi * d).detach().requires_grad_(True) for (k, v), d in zip(w0.items(), g)}
+    *v, direct = torch.autograd.grad(search_loss(model, w1, a, x_val, y_val, mixed_op),
+                                     list(w1.values()) + [a])
+    hvp = torch.autograd.grad(sum((gi * vi).sum() for gi, vi in zip(g, v)), a)[0]
+    return direct - xi * hvp
+'''),
+    Variant("arch-torch-func", "architecture_gradient", ARCH + '''\
+    from torch.func import grad
+    def val_after_step(a):
+        inner = {k: v.detach() for k, v in w.items()}
+        if second_order:
+            g = grad(lambda p: search_loss(model, p, a, x, y, mixed_op))(inner)
+            inner = {k: inner[k] - xi * g[k] for k in inner}
+        return search_loss(model, inner, a, x_val, y_val, mixed_op)
+    return grad(val_after_step)(alpha.detach())
+'''),
+] + INCONTEXT_VARIANTS
