@@ -1,7 +1,14 @@
 """The third assignment's notebook, run top to bottom as a student runs it (the `tiny` profile:
 seconds per run): the solution's own functions in the skeleton of hwlib — the learned optimizer
 meta-trained and compared with tuned SGD and Adam, the three trainings on noisy Omniglot, the
-widget, the augmentation's hypergradient — without an error."""
+widget, the augmentation's hypergradient, the architecture search against random search, the
+in-context learner against the measured curves and at more shots — without an error, the hidden
+tests of the instructor's notebook passing in-process.
+
+Marked ``slow`` (``.ci/run`` runs it on purpose): the default run executes the same notebook
+whole, as a student does, in JupyterLab (``test_browser.py::
+test_hypergradients_widgets_in_jupyterlab``), and grades the solution through the pipeline
+(``test_grading.py``: full marks)."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import pytest
 from autograder.assignments import REPO, assignment_named
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_the_solution_notebook_runs_top_to_bottom(tmp_path, grading_data, monkeypatch):
     import nbformat
