@@ -301,6 +301,21 @@ def explorer_notebook() -> tuple[str, dict]:
     return f"{SECOND}.ipynb", finished_student_notebook(SECOND)
 
 
+def run_whole_notebook(page) -> None:
+    """Open the served notebook, Run → Run All Cells as a student would, wait until every cell
+    ran or one failed (Run All stops at an error), and fail on any traceback."""
+    page.wait_for_function(KERNEL_READY, timeout=120_000)
+    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    page.wait_for_function(
+        f"() => ({ALL_CELLS_RAN})() || [...document.querySelectorAll("
+        "'.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]')]"
+        ".some(e => e.textContent.includes('Traceback'))", timeout=600_000)
+    failed = page.locator(TRACEBACKS)
+    assert failed.count() == 0, failed.first.inner_text()
+
+
 def test_embedding_explorer_in_jupyterlab(tmp_path):
     """The ProtoNet embedding explorer: the whole notebook runs, then "New episode" and the N
     slider each redraw the picture (``embedding_explorer_*.png``)."""
@@ -316,16 +331,7 @@ def test_embedding_explorer_in_jupyterlab(tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
             page.goto(url)
-            page.wait_for_function(KERNEL_READY, timeout=120_000)
-            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_text("Run All Cells", exact=True).click()
-            page.wait_for_function(  # Run All stops at an error: wait for that too
-                f"() => ({ALL_CELLS_RAN})() || [...document.querySelectorAll("
-                "'.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]')]"
-                ".some(e => e.textContent.includes('Traceback'))", timeout=600_000)
-            failed = page.locator(TRACEBACKS)
-            assert failed.count() == 0, failed.first.inner_text()
+            run_whole_notebook(page)
             box = page.locator(".hw-embedding-explorer").first
             assert box.count() == 1, f"{name} shows no embedding_explorer"
             box.scroll_into_view_if_needed()
@@ -439,16 +445,7 @@ def test_hypergradients_widgets_in_jupyterlab(tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
             page.goto(url)
-            page.wait_for_function(KERNEL_READY, timeout=120_000)
-            page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_text("Run All Cells", exact=True).click()
-            page.wait_for_function(
-                f"() => ({ALL_CELLS_RAN})() || [...document.querySelectorAll("
-                "'.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]')]"
-                ".some(e => e.textContent.includes('Traceback'))", timeout=600_000)
-            failed = page.locator(TRACEBACKS)
-            assert failed.count() == 0, failed.first.inner_text()
+            run_whole_notebook(page)
             for name, fraction in (("hw-learned-weights", 1.0), ("hw-architecture-weights", 0.3)):
                 box = page.locator(f".{name}").first
                 assert box.count() == 1, f"no {name} widget"

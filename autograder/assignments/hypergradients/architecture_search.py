@@ -139,9 +139,13 @@ def _partial(model, w, alpha, x, y, x_val, y_val, xi: float, train_loss: bool = 
     return g
 
 
-def _ask(s: Student, w, alpha, x, y, x_val, y_val, xi: float, second: bool) -> torch.Tensor:
-    call = s.call("architecture_gradient", SPEC, MODEL, P(w), alpha.clone(), x, y, x_val, y_val,
+def _call(s: Student, w, alpha, x, y, x_val, y_val, xi: float, second: bool):
+    return s.call("architecture_gradient", SPEC, MODEL, P(w), alpha.clone(), x, y, x_val, y_val,
                   xi, second)
+
+
+def _returned(call, alpha: torch.Tensor) -> torch.Tensor:
+    """The call's gradient, or a failure saying what is wrong with what came back."""
     if call.error:
         fail(call.error)
     g = call.value
@@ -152,6 +156,10 @@ def _ask(s: Student, w, alpha, x, y, x_val, y_val, xi: float, second: bool) -> t
     if not torch.isfinite(g).all():
         fail("architecture_gradient returned NaN or ∞.")
     return g.detach().double()
+
+
+def _ask(s: Student, w, alpha, x, y, x_val, y_val, xi: float, second: bool) -> torch.Tensor:
+    return _returned(_call(s, w, alpha, x, y, x_val, y_val, xi, second), alpha)
 
 
 def _mixed_op_first(s: Student, seed: int) -> None:
@@ -223,13 +231,13 @@ def check_architecture_gradient(architecture_gradient, seed: int = 0) -> None:
         s = Student(LocalClient({"architecture_gradient": architecture_gradient,
                                  "mixed_op": architecture_gradient.__globals__.get("mixed_op")}))
     model, w, alpha, x, y, x_val, y_val, xi, exact = smooth_problem(seed)
-    first = s.call("architecture_gradient", SPEC, MODEL, P(w), alpha.clone(), x, y, x_val, y_val,
-                   xi, False)
+    first = _call(s, w, alpha, x, y, x_val, y_val, xi, False)
     if first.error and "not implemented" in first.error:
         fail(first.error)
     _mixed_op_first(s, seed)
     for second in (False, True):
-        g = _ask(s, w, alpha, x, y, x_val, y_val, xi, second)
+        g = (_ask(s, w, alpha, x, y, x_val, y_val, xi, True) if second
+             else _returned(first, alpha))
         want = exact if second else _partial(model, w, alpha, x, y, x_val, y_val, 0.0)
         if (g - want).abs().max() <= 1e-4 * want.abs().max() + 1e-9:
             continue
