@@ -39,6 +39,8 @@ from .tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
 #: the student's ``incontext_logits(model, φ, x_support, y_support, x_query, n_way)``
 LogitsFn = Callable[..., torch.Tensor]
+#: a meta-gradient computed elsewhere: (φ, meta-batch) -> (∇φ of the meta-loss, its value)
+MetaGradient = Callable[[Params, TaskBatch], tuple[dict, float]]
 #: an accuracy-against-time curve: (training seconds, mean accuracy, 95% CI half-width)
 Curve = list[tuple[float, float, float]]
 
@@ -177,12 +179,14 @@ def meta_train_incontext(model: nn.Module, phi: Params, logits_fn: LogitsFn,
                          steps: Optional[int] = None, lr: float = 1e-3, meta_batch: int = 4,
                          eval_every_s: Optional[float] = None,
                          eval_tasks: Optional[FixedTaskSet] = None,
-                         log: Optional[Callable[[str], None]] = print) -> Curve:
+                         log: Optional[Callable[[str], None]] = print,
+                         gradient: Optional[MetaGradient] = None) -> Curve:
     """Meta-train φ in place (Adam, η = ``lr`` decreasing linearly to 0 over the budget) on
     ``meta_batch`` episodes per step, for ``seconds`` of training and/or ``steps`` meta-steps.
     Every ``eval_every_s`` training seconds (and at the end) the clock stops and φ is scored
     on ``eval_tasks``: returns the curve [(seconds, accuracy, ci95), ...] (the evaluations'
-    own time is not counted)."""
+    own time is not counted).  ``gradient(φ, batch) -> (∇φ, loss)``, when given, replaces
+    back-propagation through ``logits_fn`` (the grader's verified gradients)."""
     if seconds is None and steps is None:
         raise ValueError("give a budget: seconds=... and/or steps=...")
     learned = [v for v in phi.values() if v.requires_grad]
@@ -205,9 +209,13 @@ def meta_train_incontext(model: nn.Module, phi: Params, logits_fn: LogitsFn,
         done = max(spent / seconds if seconds else 0.0, step / steps if steps else 0.0)
         for group in opt.param_groups:
             group["lr"] = lr * max(1.0 - done, 0.02)
-        loss, _ = episode_loss(model, phi, logits_fn, sampler.sample(meta_batch))
+        batch = sampler.sample(meta_batch)
         opt.zero_grad()
-        loss.backward()
+        if gradient is None:
+            episode_loss(model, phi, logits_fn, batch)[0].backward()
+        else:
+            for name, g in gradient(phi, batch)[0].items():
+                phi[name].grad = g
         opt.step()
         spent, step = spent + time.perf_counter() - t0, step + 1
         if eval_every_s is not None and spent >= next_eval:

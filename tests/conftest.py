@@ -165,14 +165,17 @@ def seed_template(_generated_assignments):
 
 def shrink_tiers(monkeypatch, maml_steps: int) -> None:
     """The tiers of the ``tiny`` profile train for seconds: ``maml_steps`` MAML meta-steps of 2
-    tasks, 4 ProtoNet steps (5-way, 2 queries per class)."""
+    tasks, 4 ProtoNet and 4 in-context steps (5-way, 2 queries per class)."""
     import dataclasses
 
     from autograder.assignments import TierBudget
     from autograder.assignments.metalearning import tiers as maml_tiers
     from autograder.assignments.metasgd_protonet import tiers as protonet_tiers
+    from autograder.assignments.hypergradients import tiers as incontext_tiers
 
     monkeypatch.setitem(maml_tiers.BUDGETS, "tiny", dataclasses.replace(
         maml_tiers.BUDGETS["tiny"], steps=maml_steps, meta_batch_size=2))
     monkeypatch.setitem(protonet_tiers.BUDGETS, "tiny",
                         TierBudget(4, 2, (0.25, 0.3, 0.35), train_ways=5, q_query=2))
+    monkeypatch.setitem(incontext_tiers.BUDGETS, "tiny",
+                        TierBudget(4, 2, (0.25, 0.3, 0.35), q_query=2))

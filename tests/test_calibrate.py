@@ -92,17 +92,22 @@ def test_honest_but_wrong_meta_gradients_are_graded_by_their_accuracy(synthetic_
         assert result.variant == variant
 
 
-def test_protonet_calibration_and_its_controls(synthetic_env, monkeypatch):
-    """The second assignment's tiers: the reference ProtoNet trained through the grading path,
-    an embedding that never moves and a zero gradient (caught by the spot checks)."""
-    from autograder.assignments.metasgd_protonet.calibrate import calibrate as calibrate_protonet
+@pytest.mark.parametrize("assignment, method, algorithm", [
+    ("metasgd_protonet", "protonet", "ProtoNet"),
+    ("hypergradients", "incontext", "the in-context learner")])
+def test_verified_calibration_and_its_controls(synthetic_env, monkeypatch, assignment, method,
+                                               algorithm):
+    """The second and third assignments' tiers: the reference trained through the grading
+    path, a φ that never moves and a zero gradient (refused by the verification)."""
+    from autograder.assignments import assignment_named
 
     monkeypatch.setitem(PROFILES, "tiny", TINY)
-    report = calibrate_protonet("tiny", seeds=[0])
-    assert [(r["method"], r["seed"]) for r in report["runs"]] == [("protonet", 0)]
+    calibrate_verified = assignment_named(assignment).calibration.calibrate
+    report = calibrate_verified("tiny", seeds=[0])
+    assert [(r["method"], r["seed"]) for r in report["runs"]] == [(method, 0)]
     assert 0 <= report["runs"][0]["accuracy"] <= 1
     c = report["controls"]
-    assert c["zero_gradient_fails_tier1"] and "neither ProtoNet's" in c["zero_gradient"]
+    assert c["zero_gradient_fails_tier1"] and f"neither {algorithm}'s" in c["zero_gradient"]
     assert 0 <= c["phi_never_moves_accuracy"] <= 1
 
 
@@ -123,3 +128,21 @@ def test_protonet_tiers_grade_the_students_own_loss(synthetic_env, monkeypatch):
         raise RuntimeError("my loss is broken")
     failed = protonet_tier_results(broken, tiny, seed=3)
     assert "my loss is broken" in failed and "meta-step 1" in failed
+
+
+def test_incontext_tiers_grade_the_students_own_logits(synthetic_env, monkeypatch):
+    from autograder.assignments.hypergradients import tiers as incontext_tiers
+    from autograder.assignments.hypergradients.answers import incontext_logits
+
+    monkeypatch.setitem(incontext_tiers.BUDGETS, "tiny", TierBudget(4, 2, (0.0, 0.0, 1.01),
+                                                                    q_query=2))
+    result = incontext_tiers.incontext_tier_results(incontext_logits, TINY, seed=3)
+    assert not isinstance(result, str), result
+    incontext_tiers.check_incontext_tier(1, result, profile=TINY)
+    with pytest.raises(CheckFailed, match="tier 3 needs 101%"):
+        incontext_tiers.check_incontext_tier(3, result, profile=TINY)
+
+    def broken(model, phi, xs, ys, xq, n_way):
+        raise RuntimeError("my transformer is broken")
+    failed = incontext_tiers.incontext_tier_results(broken, TINY, seed=3)
+    assert "my transformer is broken" in failed and "meta-step 1" in failed

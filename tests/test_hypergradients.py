@@ -26,6 +26,7 @@ def test_the_solution_notebook_runs_top_to_bottom(tmp_path, grading_data, monkey
     from nbconvert.preprocessors import ExecutePreprocessor
 
     monkeypatch.setenv("HW_PROFILE", "tiny")
+    monkeypatch.setenv("HW_GRADING_PROFILE", "tiny")  # the hidden tiers train in-process
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the instructor's notebook runs the hidden tests
     monkeypatch.chdir(tmp_path)
     nb = nbformat.read(str(assignment_named("hypergradients").source), as_version=4)

@@ -20,8 +20,13 @@ from autograder.assignments.metalearning.tiers import (ALPHA, maml_candidates, t
                                         train_and_evaluate)
 from autograder.assignments.metasgd_protonet.tiers import protonet_candidates, protonet_tier_results
 from autograder.checks.common import require_finite, same_number
+from autograder.checks.student import Student
 from autograder.checks.verified import MIN_COSINE, VerifiedGradient, cosine
+from autograder.transport.local import LocalClient
 from autograder.assignments.metasgd_protonet.answers import protonet_loss
+from autograder.assignments.hypergradients.answers import incontext_logits
+from autograder.assignments.hypergradients.incontext import variant_logits
+from autograder.assignments.hypergradients.tiers import incontext_tier_results
 from autograder.reference import maml_meta_loss
 from conftest import shrink_tiers
 from hwlib.profiles import PROFILES
@@ -133,6 +138,36 @@ def test_protonet_tiers_are_verified_the_same_way(synthetic_env):
     assert "neither ProtoNet's" in protonet_tier_results(with_push, TINY)
     candidates = protonet_candidates(_model({"x": torch.zeros(1)}))
     assert list(candidates)[0] == "ProtoNet" and len(candidates) > 1
+
+
+def test_incontext_tiers_are_verified_the_same_way(synthetic_env):
+    """The in-context learner's tier: the worker's gradient of each episode's query
+    cross-entropy, summed over the meta-batch, verified at every step; a known mistake (the
+    mask not passed) trains as that variant, a push toward pasted weights is refused."""
+    ok = incontext_tier_results(incontext_logits, TINY)
+    assert ok.variant == "the in-context learner", ok
+
+    def unmasked(model, phi, xs, ys, xq, n_way):
+        return variant_logits(model, phi, xs, ys, xq, n_way, mask="none")
+    honest = incontext_tier_results(unmasked, TINY)
+    assert "mask is not passed" in honest.variant, honest
+
+    def causal(n_support, n_query):     # any wrong mask: it costs test_query_mask only
+        L = n_support + n_query
+        return torch.ones(L, L, dtype=torch.bool).triu(1)
+    both = Student(LocalClient({"incontext_logits": lambda *a: _with_mask(causal, *a),
+                                "query_mask": causal}))
+    assert "with your query_mask" in incontext_tier_results(both, TINY).variant
+
+    def with_push(model, phi, xs, ys, xq, n_way):
+        push = 0.5 * sum((p ** 2).sum() for p in phi.values())   # on class 0's logit only
+        return incontext_logits(model, phi, xs, ys, xq, n_way) + push * torch.eye(n_way)[0]
+    assert "neither the in-context learner's" in incontext_tier_results(with_push, TINY)
+
+
+def _with_mask(query_mask, model, phi, xs, ys, xq, n_way):
+    """The reference logits under another mask (a student's own query_mask)."""
+    return variant_logits(model, phi, xs, ys, xq, n_way, mask=query_mask(len(xs), len(xq)))
 
 
 def test_cosine_is_zero_for_a_zero_gradient():

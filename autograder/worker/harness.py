@@ -203,6 +203,8 @@ class Harness:
         elif kind == "vjp":     # ∇ Σ_k <v_k, result_k>
             target = sum((result[k] * tensors[f"{probe['v']}.{k}"].to(result[k].device)).sum()
                          for k in tensors_with(tensors, probe["v"]))
+        elif kind == "ce":      # ∇ of the cross-entropy of returned logits against y
+            target = torch.nn.functional.cross_entropy(result, tensors[probe["y"]])
         else:                   # "loss": ∇ of the task loss of the returned params on (x, y)
             from hwlib.models import task_loss
 

@@ -169,42 +169,48 @@ def _property(s: Student, got: torch.Tensor, phi, xs, ys, xq) -> str | None:
     return None
 
 
-def _variant(model, phi, xs, ys, xq, mask="right", label_first=False, flag=(0.0, 1.0),
-             query_labels=0.0, softmax=False) -> torch.Tensor:
-    """The reference with one known mistake."""
+def variant_logits(model, phi, xs, ys, xq, n_way: int = 3, mask="right", label_first=False,
+                   flag=(0.0, 1.0), query_labels=0.0, softmax=False) -> torch.Tensor:
+    """The reference with one known mistake (:data:`KNOWN`), or with a given ``mask`` tensor
+    (a student's own ``query_mask``)."""
     n_s, n_q = len(xs), len(xq)
     z = apply(model, phi, "body", torch.cat([xs, xq]))
-    labels = torch.cat([F.one_hot(ys, 3).to(z.dtype), torch.full((n_q, 3), query_labels,
-                                                                 dtype=z.dtype)])
+    labels = torch.cat([F.one_hot(ys, n_way).to(z.dtype),
+                        torch.full((n_q, n_way), 1 / n_way if query_labels == "uniform"
+                                   else query_labels, dtype=z.dtype)])
     flags = torch.cat([torch.full((n_s, 1), flag[0]), torch.full((n_q, 1), flag[1])]).to(z.dtype)
     parts = [labels, z, flags] if label_first else [z, labels, flags]
     tokens = apply(model, phi, "token", torch.cat(parts, 1)).unsqueeze(0)
     m = ref.query_mask(n_s, n_q)
-    m = {"right": m, "inverted": ~m, "float": m.to(z.dtype), "none": None}[mask]
+    m = mask.to(z.device) if isinstance(mask, torch.Tensor) else \
+        {"right": m, "inverted": ~m, "float": m.to(z.dtype), "none": None}[mask]
     out = apply(model, phi, "encoder", tokens, mask=m)[0, n_s:]
     logits = apply(model, phi, "head", out)
     return logits.softmax(-1) if softmax else logits
 
 
+#: the known mistakes, each an honest objective (the tiers train with the one a student's matches)
+KNOWN = {
+    "the mask is not passed to the encoder: every token sees every other": dict(mask="none"),
+    "the mask's convention is inverted (True must mean 'may NOT attend')":
+        dict(mask="inverted"),
+    "the bool mask was turned into numbers: a float mask is *added* to the attention scores "
+    "(1.0 does not block anything)": dict(mask="float"),
+    "the token's parts are in the wrong order: [embedding ⊕ one-hot label ⊕ query flag]":
+        dict(label_first=True),
+    "the query flag is the wrong way round: 0 for the supports, 1 for the queries":
+        dict(flag=(1.0, 0.0)),
+    "there is no query flag (the flag feature is 0 for every token)": dict(flag=(0.0, 0.0)),
+    "the queries' label slots must be zeros (the query's label is what is asked)":
+        dict(query_labels="uniform"),
+    "the softmax is returned: return the logits (the loss applies the softmax)":
+        dict(softmax=True)}
+
+
 def _known(got: torch.Tensor, model, phi, xs, ys, xq) -> str | None:
-    families = {
-        "the mask is not passed to the encoder: every token sees every other": dict(mask="none"),
-        "the mask's convention is inverted (True must mean 'may NOT attend')":
-            dict(mask="inverted"),
-        "the bool mask was turned into numbers: a float mask is *added* to the attention scores "
-        "(1.0 does not block anything)": dict(mask="float"),
-        "the token's parts are in the wrong order: [embedding ⊕ one-hot label ⊕ query flag]":
-            dict(label_first=True),
-        "the query flag is the wrong way round: 0 for the supports, 1 for the queries":
-            dict(flag=(1.0, 0.0)),
-        "there is no query flag (the flag feature is 0 for every token)": dict(flag=(0.0, 0.0)),
-        "the queries' label slots must be zeros (the query's label is what is asked)":
-            dict(query_labels=1 / 3),
-        "the softmax is returned: return the logits (the loss applies the softmax)":
-            dict(softmax=True)}
     with torch.no_grad():
-        for cause, kw in families.items():
-            if _same(got, _variant(model, phi, xs, ys, xq, **kw).double()):
+        for cause, kw in KNOWN.items():
+            if _same(got, variant_logits(model, phi, xs, ys, xq, **kw).double()):
                 return cause
     return None
 
