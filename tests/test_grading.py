@@ -79,6 +79,7 @@ def test_broken_submissions_still_get_a_row(tmp_path, grading_data, seed_templat
     assert len(written) == 3
 
 
+@pytest.mark.slow  # the default run kills over-time notebooks in test_adversarial (swallow-timeout)
 def test_notebook_time_limit_kills_the_worker_and_keeps_a_row(tmp_path, grading_data,
                                                               seed_template):
     import json

@@ -47,7 +47,7 @@ EXERCISED = {
     "python -m pip wheel --no-deps -w dist .": ["test_setup_cell::test_uploaded_wheel_is_installed",
                                                "test_packaging::test_wheel_ships_hwlib_without_autograder"],
     "python -m autograder calibrate --profile cpu": ["test_calibrate::test_calibrate_reports_every_run_and_both_verdicts"],
-    "python -m autograder calibrate --profile cpu --assignment metasgd_protonet": ["test_calibrate::test_protonet_calibration_and_its_controls"],
+    "python -m autograder calibrate --profile cpu --assignment metasgd_protonet": ["test_calibrate::test_verified_calibration_and_its_controls"],
     "python -m autograder validate --mutants --jobs 2 --assignment metasgd_protonet": ["test_grading::test_solution_full_blank_zero_and_bugs_caught"],
     "python -m autograder validate --mutants --jobs 2 --assignment hypergradients": ["test_grading::test_solution_full_blank_zero_and_bugs_caught"],
 }
