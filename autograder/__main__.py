@@ -78,14 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("grading"), help="merged course directory")
     p.set_defaults(func=_merge)
 
-    from autograder.research.bench import ALGOS, CONFIGS, IMPLS
+    from autograder.research.bench import ALGOS, CONFIGS, DEFAULT_IMPLS, IMPLS
 
-    p = sub.add_parser("bench", help="meta-training throughput and memory: fast vs loop vs higher")
+    p = sub.add_parser("bench", help="meta-training throughput, GFLOP/s against the roofline "
+                       "and memory: fast vs loop vs higher, interleaved in rounds (JSON)")
     p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     p.add_argument("--algos", nargs="+", choices=list(ALGOS), default=list(ALGOS))
-    p.add_argument("--impls", nargs="+", choices=list(IMPLS), default=list(IMPLS))
+    p.add_argument("--impls", nargs="+", choices=list(IMPLS), default=list(DEFAULT_IMPLS),
+                   help="fast-default-malloc: the fast path without the allocator tuning")
     p.add_argument("--meta-batch", type=int, default=32)
-    p.add_argument("--steps", type=int, default=3, help="timed meta-steps per case (after 1 warm-up)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (A B C, A B C, …)")
+    p.add_argument("--steps", type=int, default=1, help="timed meta-steps per implementation "
+                   "and round (after 1 warm-up)")
     p.add_argument("--device", default="auto")
     p.add_argument("--omniglot-root", help="else $OMNIGLOT_ROOT; random images when absent")
     p.add_argument("--json", action="store_true", help="print only the JSON")
@@ -132,14 +136,20 @@ def _bench(args: argparse.Namespace) -> int:
     from autograder.research.bench import bench
 
     def log(r: dict) -> None:
-        if not args.json:
-            print(f"{r['config']:9s} {r['algo']:7s} {r['impl']:7s} "
-                  + (f"error: {r['error']}" if "error" in r else
-                     f"{r['tasks_per_s']:8.2f} tasks/s  peak {r['peak_mem_mb']:8.1f} MB"
-                     + ("" if r["malloc_tuning"] else "  (default malloc)")), flush=True)
+        if args.json:
+            return
+        if "error" in r:
+            print(f"{r['config']:9s} {r['algo']:9s} {r['impl']:19s} error: {r['error']}", flush=True)
+            return
+        t, ratio = r["tasks_per_s"], r.get("ratio_vs_loop")
+        print(f"{r['config']:9s} {r['algo']:9s} {r['impl']:19s} {t['median']:8.2f} tasks/s "
+              f"({t['min']:.2f}–{t['max']:.2f})  {r['gflops']:7.1f} GFLOP/s "
+              f"({r['gflop_per_task']:.3f} GFLOP/task)  peak {r['peak_mem_mb']:8.1f} MB"
+              + (f"  ×{ratio['median']:.2f} ({ratio['min']:.2f}–{ratio['max']:.2f}) vs loop"
+                 if ratio else ""), flush=True)
 
-    report = bench(tuple(args.configs), tuple(args.algos), tuple(args.impls), args.meta_batch, args.steps, args.device,
-                   args.omniglot_root, log=log)
+    report = bench(tuple(args.configs), tuple(args.algos), tuple(args.impls), args.meta_batch,
+                   args.rounds, args.steps, args.device, args.omniglot_root, log=log)
     print(json.dumps(report, indent=None if args.json else 2))
     return 0 if not any("error" in r for r in report["results"]) else 1
 

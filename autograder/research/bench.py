@@ -1,18 +1,20 @@
-"""``python -m autograder bench``: meta-training throughput and peak memory, as JSON.
+"""``python -m autograder bench``: meta-training throughput, FLOP rate against the roofline,
+and peak memory, as JSON — with ratios that can be trusted.
 
-In one run and on one configuration each, compares three implementations of the same
-meta-training step (sample a meta-batch on the device, meta-gradient, Adam step):
+Each case (configuration × algorithm × implementation, :mod:`.bench_case`) is built once in its
+own Python process (its own peak memory and allocator state), warmed up, and then the driver
+**interleaves** the implementations of one configuration and algorithm: in each of ``rounds``
+rounds it asks each process in turn (A B C, A B C, …) for ``steps`` timed meta-steps.  A
+slowdown of the machine lands on every implementation of a round alike, and each round gives
+its own ratio (throughput of A / throughput of B, measured seconds apart); the report gives the
+**median ratio with its min–max over the rounds**, and the median tasks/s.
 
-* ``fast``   — the reference path (:mod:`autograder.reference.fast`: the whole meta-batch at
-  once, grouped convolutions, per-task BatchNorm in one call);
-* ``loop``   — a plain per-task Python loop (the course's sample-code style; the reference
-  answers of :mod:`autograder.assignments.metalearning.answers`);
-* ``higher`` — the ``higher`` library's differentiable inner loop, one task at a time.
-
-Each measurement runs in a fresh Python process (so peak memory is its own), after one warm-up
-step.  Throughput is tasks per second; ``ratio_vs_loop`` / ``ratio_vs_higher`` are ratios of
-throughputs measured in the same run.  Peak memory is the process's peak resident set above
-its level before the first step (CPU), or ``torch.cuda.max_memory_allocated`` (CUDA).
+FLOPs per step are counted once per case (:func:`~.flops.count_flops`: grouped convolutions
+counted correctly); GFLOP/s = FLOPs per step / median seconds per step, and ``roofline_fraction``
+is that over a float32 matmul measured in the same run on the same device and threads
+(:func:`~.flops.matmul_gflops`, before and after the cases; the larger).  No case is added
+behind the caller's back: the allocator comparison is its own implementation,
+``fast-default-malloc``, measured only when asked for.
 """
 
 from __future__ import annotations
@@ -20,11 +22,10 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
+import statistics
 import subprocess
 import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from typing import Optional
 
 import torch
@@ -32,158 +33,128 @@ import torch
 from autograder.assignments import REPO
 from autograder.reference.algorithms import ALGORITHMS
 
-CONFIGS = {"5w1s-q1": (5, 1, 1), "5w1s-q15": (5, 1, 15), "20w1s-q1": (20, 1, 1)}
+from .bench_case import CONFIGS, ONE_IMPL, Case
+from .flops import matmul_gflops
+
 #: the algorithms compared across implementations (their records say ``bench=True``)
 ALGOS = tuple(a.name for a in ALGORITHMS.values() if a.bench)
-IMPLS = ("fast", "loop", "higher")
+IMPLS = ("fast", "loop", "higher", "fast-default-malloc")
+DEFAULT_IMPLS = IMPLS[:3]
 
 
-@dataclass
-class Case:
-    """One measurement: configuration, algorithm, implementation and budget."""
+class Child:
+    """One case served in its own process (:func:`~.bench_case.serve`)."""
 
-    config: str = "5w1s-q1"
-    algo: str = "maml"
-    impl: str = "fast"
-    meta_batch: int = 32
-    steps: int = 3
-    alpha: Optional[float] = None   # α: the algorithm's own (its record) when not given
-    device: str = "auto"
-    omniglot_root: Optional[str] = None
-    malloc_tuning: bool = True
+    def __init__(self, case: Case, timeout: float) -> None:
+        code = ("import json, sys; from autograder.research.bench_case import Case, serve; "
+                "serve(Case(**json.loads(sys.argv[1])))")
+        self.case, self.timeout = case, timeout
+        self.proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(asdict(case))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, cwd=REPO)
+        self.ready = self._answer()
+
+    def _answer(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read().strip().splitlines()
+            raise RuntimeError(err[-1] if err else f"exit {self.proc.wait()}")
+        return json.loads(line)
+
+    def ask(self, command: str) -> dict:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
 
 
-def _characters(case: Case) -> tuple[torch.Tensor, str]:
-    from hwlib.errors import DataNotFoundError
-    from hwlib.splits import omniglot_splits
+def _impl_case(config: str, algo: str, impl: str, **kw) -> Case:
+    if impl == "fast-default-malloc":
+        return Case(config, algo, "fast", malloc_tuning=False, **kw)
+    return Case(config, algo, impl, **kw)
 
+
+def _spread(values: list[float], digits: int = 2) -> dict:
+    return {"median": round(statistics.median(values), digits),
+            "min": round(min(values), digits), "max": round(max(values), digits)}
+
+
+def _group(config: str, algo: str, impls: tuple, rounds: int, steps: int, kw: dict,
+           timeout: float, log) -> list[dict]:
+    """Every implementation of (config, algo), interleaved over ``rounds`` rounds."""
+    children, rows, tps = {}, [], {}
     try:
-        return omniglot_splits(case.omniglot_root, progress=False).train.images, "omniglot"
-    except DataNotFoundError:
-        g = torch.Generator().manual_seed(0)
-        return torch.randint(0, 256, (964, 20, 28, 28), generator=g, dtype=torch.uint8), \
-            "random images (no Omniglot found)"
+        for impl in impls:
+            try:
+                children[impl] = Child(_impl_case(config, algo, impl, **kw), timeout)
+            except (RuntimeError, ValueError) as e:
+                rows.append({"config": config, "algo": algo, "impl": impl, "error": str(e)})
+        tps = {impl: [] for impl in children}
+        for _ in range(rounds):
+            for impl, child in children.items():
+                seconds = child.ask(f"run {steps}")["seconds"]
+                tps[impl].append(kw["meta_batch"] * steps / seconds)
+        for impl, child in children.items():
+            end = child.ask("done")
+            median_tps = statistics.median(tps[impl])
+            flops = child.ready["flops_per_step"]
+            rows.append({**end, "impl": impl, "rounds": rounds, "steps_per_round": steps,
+                         "data": child.ready["data"], "device": child.ready["device"],
+                         "threads": child.ready["threads"],
+                         "tasks_per_s": _spread(tps[impl]),
+                         "gflop_per_task": round(flops / kw["meta_batch"] / 1e9, 4),
+                         "gflops": round(median_tps * flops / kw["meta_batch"] / 1e9, 2),
+                         "_tps": tps[impl]})
+    finally:
+        for child in children.values():
+            child.close()
+    for row in rows:
+        for other in ("loop", "higher"):
+            if "error" in row or other not in tps or row["impl"] == other:
+                continue
+            row[f"ratio_vs_{other}"] = _spread([a / b for a, b in zip(row["_tps"], tps[other])])
+        if log:
+            log(row)
+    for row in rows:
+        row.pop("_tps", None)
+    return rows
 
 
-def _alpha(case: Case) -> float:
-    return ALGORITHMS[case.algo].alpha if case.alpha is None else case.alpha
+def bench(configs=tuple(CONFIGS), algos=ALGOS, impls=DEFAULT_IMPLS, meta_batch: int = 32,
+          rounds: int = 5, steps: int = 1, device: str = "auto",
+          omniglot_root: Optional[str] = None, timeout: float = 1800, log=None) -> dict:
+    """Every (configuration, algorithm) with its implementations interleaved; ratios, FLOP
+    rate and roofline within this run."""
+    skipped = None
+    if "higher" in impls and not _higher_available():
+        impls = tuple(i for i in impls if i != "higher")
+        skipped = "higher is not installed (pip install higher==0.2.1)"
+    from hwlib.device import default_device
 
-
-def _higher_step(model, case: Case, batch, optimizer, first_order: bool) -> None:
-    import higher
-    import torch.nn.functional as F
-
-    params = list(model.head.parameters()) if case.algo == "anil" else list(model.parameters())
-    inner = torch.optim.SGD(params, lr=_alpha(case))
-    optimizer.zero_grad()
-    for task in batch:
-        with higher.innerloop_ctx(model, inner, copy_initial_weights=False,
-                                  track_higher_grads=not first_order) as (fmodel, diffopt):
-            diffopt.step(F.cross_entropy(fmodel(task.x_support), task.y_support))
-            loss = F.cross_entropy(fmodel(task.x_query), task.y_query) / len(batch)
-            if first_order:  # ∂θ̂/∂φ ≈ I: the query gradient at θ̂ is φ's gradient
-                fast = list(fmodel.parameters())
-                for p, g in zip(model.parameters(), torch.autograd.grad(loss, fast)):
-                    p.grad = g if p.grad is None else p.grad + g
-            else:
-                loss.backward()
-    optimizer.step()
-
-
-#: learners with one implementation (no per-task loop or ``higher`` counterpart): measured once
-ONE_IMPL = ("incontext",)
-
-
-def _incontext_step(case: Case, device: torch.device):
-    """One meta-step of the in-context learner (the reference ``incontext_logits``, Adam)."""
-    from hwlib.incontext import InContextLearner, episode_loss, init_incontext
-
-    from autograder.assignments.hypergradients.answers import incontext_logits
-
-    model = InContextLearner(n_way=CONFIGS[case.config][0]).to(device)
-    phi = init_incontext(model, 0)
-    optimizer = torch.optim.Adam(list(phi.values()), lr=1e-3)
-
-    def step(b) -> None:
-        loss, _ = episode_loss(model, phi, incontext_logits, b)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return step
-
-
-def measure(case: Case) -> dict:
-    """Run ``case`` in this process; its throughput, peak memory and sampling cost."""
-    from hwlib.device import default_device, keep_cpu_memory_mapped
-    from hwlib.learner import outer_gradient
-    from hwlib.models import Conv4, init_params
-    from hwlib.tasks import EpisodeSampler
-
-    from autograder.reference import make_learner
-
-    if case.malloc_tuning:
-        keep_cpu_memory_mapped()
-    device = default_device(case.device)
-    n_way, k_shot, q_query = CONFIGS[case.config]
-    images, data = _characters(case)
-    sampler = EpisodeSampler(images, n_way, k_shot, q_query, rotations=True, device=device)
-    model = Conv4(n_way).to(device)
-    phi = {k: v.to(device).detach().requires_grad_() for k, v in init_params(model, 0).items()}
-    if case.algo in ONE_IMPL:
-        step = _incontext_step(case, device)
-    elif case.impl == "higher":
-        with torch.no_grad():
-            for k, p in model.named_parameters():
-                p.copy_(phi[k])
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        step = lambda b: _higher_step(model, case, b, optimizer, case.algo == "fomaml")
-    else:
-        learner = make_learner(case.algo, model, _alpha(case), 1, impl=case.impl)
-        optimizer = torch.optim.Adam(list(phi.values()), lr=1e-3)
-
-        def step(b) -> None:
-            grads, _, _ = outer_gradient(learner, phi, b)
-            for k, p in phi.items():
-                p.grad = grads[k]
-            optimizer.step()
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    step(sampler.sample(case.meta_batch))  # warm-up
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(case.steps):
-        step(sampler.sample(case.meta_batch))
-    sync()
-    step_s = (time.perf_counter() - t0) / case.steps
-    t0 = time.perf_counter()
-    for _ in range(20):
-        sampler.sample(case.meta_batch)
-    sync()
-    sample_s = (time.perf_counter() - t0) / 20
-    peak = (torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda" else
-            (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024)
-    return {**asdict(case), "data": data, "device": str(device), "threads": torch.get_num_threads(),
-            "step_s": round(step_s, 4), "tasks_per_s": round(case.meta_batch / step_s, 2),
-            "peak_mem_mb": round(peak, 1), "sample_s": round(sample_s, 5),
-            "sampling_share": round(sample_s / step_s, 4)}
-
-
-def run_case(case: Case, timeout: float = 1800) -> dict:
-    """:func:`measure` in a fresh Python process (its own peak memory and allocator state)."""
-    code = ("import json, sys; from autograder.research.bench import Case, measure; "
-            "print(json.dumps(measure(Case(**json.loads(sys.argv[1])))))")
-    try:
-        proc = subprocess.run([sys.executable, "-c", code, json.dumps(asdict(case))],
-                              capture_output=True, text=True, timeout=timeout,
-                              cwd=REPO)
-    except subprocess.TimeoutExpired:
-        return {**asdict(case), "error": f"ran over {timeout:.0f} s"}
-    if proc.returncode != 0:
-        return {**asdict(case),
-                "error": (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    dev = default_device(device)
+    roofline = [matmul_gflops(dev)]
+    kw = dict(meta_batch=meta_batch, device=device, omniglot_root=omniglot_root)
+    results = []
+    for config in configs:
+        for algo in algos:
+            mine = impls[:1] if algo in ONE_IMPL else impls
+            results += _group(config, algo, mine, rounds, steps, kw, timeout, log)
+    roofline.append(matmul_gflops(dev))
+    top = max(roofline)
+    for r in results:
+        if "gflops" in r:
+            r["roofline_fraction"] = round(r["gflops"] / top, 3)
+    return {"machine": {"platform": platform.platform(), "processor": platform.processor(),
+                        "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
+                        "torch": torch.__version__,
+                        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available()
+                        else None},
+            "roofline_gflops": round(top, 1), "roofline_runs": [round(x, 1) for x in roofline],
+            "skipped": skipped, "results": results}
 
 
 def _higher_available() -> bool:
@@ -192,38 +163,3 @@ def _higher_available() -> bool:
         return True
     except ImportError:
         return False
-
-
-def bench(configs=tuple(CONFIGS), algos=ALGOS, impls=IMPLS, meta_batch: int = 32,
-          steps: int = 3, device: str = "auto", omniglot_root: Optional[str] = None,
-          malloc_ablation: bool = True, log=None) -> dict:
-    """Every (configuration, algorithm, implementation); ratios within this run."""
-    if "higher" in impls and not _higher_available():
-        impls = tuple(i for i in impls if i != "higher")
-        skipped = "higher is not installed (pip install higher==0.2.1)"
-    else:
-        skipped = None
-    results = []
-    cases = [Case(c, a, i, meta_batch, steps, device=device, omniglot_root=omniglot_root)
-             for c in configs for a in algos for i in impls
-             if a not in ONE_IMPL or i == impls[0]]
-    if malloc_ablation and "fast" in impls:
-        cases.append(Case(configs[0], algos[0], "fast", meta_batch, steps, device=device,
-                          omniglot_root=omniglot_root, malloc_tuning=False))
-    for case in cases:
-        results.append(run_case(case))
-        if log:
-            log(results[-1])
-    for r in results:
-        same = lambda impl: next((o for o in results if o["config"] == r["config"] and
-                                  o["algo"] == r["algo"] and o["impl"] == impl and
-                                  o["malloc_tuning"] and "error" not in o), None)
-        for impl in ("loop", "higher"):
-            other = same(impl)
-            if other and "error" not in r:
-                r[f"ratio_vs_{impl}"] = round(r["tasks_per_s"] / other["tasks_per_s"], 2)
-    return {"machine": {"platform": platform.platform(), "processor": platform.processor(),
-                        "cpus": os.cpu_count(), "torch": torch.__version__,
-                        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available()
-                        else None},
-            "skipped": skipped, "results": results}
