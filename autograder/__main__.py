@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--omniglot-root", help="else $OMNIGLOT_ROOT; random images when absent")
     p.add_argument("--json", action="store_true", help="print only the JSON")
+    p.add_argument("--markdown", type=Path, help="also write the table of docs/benchmarks.md here")
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("bench-isolation", help="grading time with and without the sandbox (JSON)")
@@ -133,7 +134,7 @@ def _measure_checks(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from autograder.research.bench import bench
+    from autograder.research.bench import bench, markdown_table
 
     def log(r: dict) -> None:
         if args.json:
@@ -151,6 +152,8 @@ def _bench(args: argparse.Namespace) -> int:
     report = bench(tuple(args.configs), tuple(args.algos), tuple(args.impls), args.meta_batch,
                    args.rounds, args.steps, args.device, args.omniglot_root, log=log)
     print(json.dumps(report, indent=None if args.json else 2))
+    if args.markdown:
+        args.markdown.write_text(markdown_table(report) + "\n")
     return 0 if not any("error" in r for r in report["results"]) else 1
 
 

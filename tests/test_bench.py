@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from autograder.research.bench import bench
+from autograder.research.bench import bench, markdown_table
 from autograder.research.bench_case import Case, serve
 from autograder.research.flops import count_flops
 
@@ -71,6 +71,8 @@ def test_bench_interleaves_rounds_with_spread_flops_and_roofline(random_images):
     assert fast["rounds"] == 3 and "ratio_vs_loop" not in loop
     assert fast["gflop_per_task"] == pytest.approx(loop["gflop_per_task"], rel=0.02)
     assert report["roofline_gflops"] > 0 and 0 < fast["roofline_fraction"] < 1.5
+    table = markdown_table(report)   # the table of docs/benchmarks.md, from this command
+    assert "| 5w1s-q1 | maml | fast |" in table and "| 5w1s-q1 | maml | loop |" in table
 
 
 def test_bench_includes_the_incontext_learner_once(random_images):

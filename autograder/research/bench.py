@@ -108,6 +108,8 @@ def _group(config: str, algo: str, impls: tuple, rounds: int, steps: int, kw: di
                          "tasks_per_s": _spread(tps[impl]),
                          "gflop_per_task": round(flops / kw["meta_batch"] / 1e9, 4),
                          "gflops": round(median_tps * flops / kw["meta_batch"] / 1e9, 2),
+                         "sampling_share": round(end["sample_s"] * median_tps
+                                                 / kw["meta_batch"], 4),
                          "_tps": tps[impl]})
     finally:
         for child in children.values():
@@ -163,3 +165,23 @@ def _higher_available() -> bool:
         return True
     except ImportError:
         return False
+
+
+def markdown_table(report: dict) -> str:
+    """The report as the table of ``docs/benchmarks.md``: median (min–max over the rounds)."""
+    def spread(s: dict, unit: str = "") -> str:
+        return f"{s['median']}{unit} ({s['min']}–{s['max']})"
+    head = ("| config | algorithm | implementation | tasks/s | × loop | × higher | GFLOP/task | "
+            "GFLOP/s | of roofline | peak memory (MB) |\n" + "| --- " * 10 + "|")
+    rows = [head]
+    for r in report["results"]:
+        if "error" in r:
+            rows.append(f"| {r['config']} | {r['algo']} | {r['impl']} | error: {r['error']} |"
+                        + " |" * 6)
+            continue
+        ratio = lambda k: spread(r[k]) if k in r else ("1" if r["impl"] == k[9:] else "–")
+        rows.append(f"| {r['config']} | {r['algo']} | {r['impl']} | {spread(r['tasks_per_s'])} | "
+                    f"{ratio('ratio_vs_loop')} | {ratio('ratio_vs_higher')} | "
+                    f"{r['gflop_per_task']} | {r['gflops']} | {r['roofline_fraction']:.0%} | "
+                    f"{r['peak_mem_mb']} |")
+    return "\n".join(rows)
