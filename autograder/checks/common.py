@@ -87,27 +87,29 @@ def returned_loss(name: str, value: object, probe: dict, phi: Mapping[str, torch
         fail(f"{name} must return a scalar tensor (0-d), got {got} "
              f"{tuple(getattr(value, 'shape', ()))}.")
     require_finite(f"the loss {name} returned", value)
-    return value.item(), probed_gradient(name, "loss", probe, phi)
+    return value.item(), probed_gradient(name, "a loss", f"the loss {name} returned", probe,
+                                         phi)
 
 
-def probed_gradient(name: str, what: str, probe: dict, phi: Mapping[str, torch.Tensor]
-                    ) -> dict[str, torch.Tensor]:
-    """The gradient w.r.t. φ that a worker's probe computed from the student's returned
-    ``what`` ("loss", "logits' cross-entropy"), checked as hostile data: every entry of φ's
-    shape and dtype, finite (an entry φ does not reach is zero)."""
+def probed_gradient(name: str, returned: str, of: str, probe: dict,
+                    phi: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The gradient w.r.t. φ that a worker's probe computed from what the student's function
+    ``returned`` ("a loss", "logits"), of ``of`` ("the returned loss", "the cross-entropy of the
+    returned logits"), checked as hostile data: every entry of φ's shape and dtype, finite (an
+    entry φ does not reach is zero)."""
     if probe.get("no_graph"):
-        fail(f"{name} returned a {what} with no graph back to φ: do not detach, use .item(), "
+        fail(f"{name} returned {returned} with no graph back to φ: do not detach, use .item(), "
              "or compute it under torch.no_grad().")
     if "grads" not in probe:
-        fail(f"{name}: the gradient of the returned {what} could not be computed "
+        fail(f"{name}: the gradient of {of} could not be computed "
              f"({probe.get('error', 'no answer')}).")
     grads = {k: probe["grads"].get(k, torch.zeros_like(v)) for k, v in phi.items()}
     for k, g in grads.items():
         if g.shape != phi[k].shape or g.dtype != phi[k].dtype:
-            fail(f"{name}: the gradient of the returned {what} w.r.t. '{k}' has shape "
+            fail(f"{name}: the gradient of {of} w.r.t. '{k}' has shape "
                  f"{tuple(g.shape)} and dtype {g.dtype}, φ's has {tuple(phi[k].shape)}, "
                  f"{phi[k].dtype}.")
-    require_finite(f"the gradient of the {what} {name} returned w.r.t. φ", grads)
+    require_finite(f"the gradient of {of} w.r.t. φ", grads)
     return grads
 
 

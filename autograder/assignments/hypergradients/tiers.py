@@ -101,8 +101,9 @@ def ask_incontext_logits(student: Student, device: torch.device, n_way: int) -> 
                 fail(f"meta-training with your incontext_logits failed at meta-step {step}: "
                      f"{c.error}")
             try:
-                grads = probed_gradient("incontext_logits", "logits' cross-entropy",
-                                        c.probes.get("ce", {}), phi)
+                grads = probed_gradient("incontext_logits", "logits",
+                                        "the cross-entropy of the logits incontext_logits "
+                                        "returned", c.probes.get("ce", {}), phi)
             except CheckFailed as e:
                 fail(f"meta-training with your incontext_logits failed at meta-step {step}: {e}")
             for k, g in grads.items():
