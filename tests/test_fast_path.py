@@ -10,6 +10,7 @@ from autograder.assignments.metalearning import answers
 from autograder.reference import fast, make_learner
 from autograder.reference.algorithms import anil_meta_loss
 from hwlib.learner import pretrain_loss
+from autograder.reference.batchnorm import batch_norm
 from autograder.reference.batched import forward_tasks, per_task, task_losses
 from hwlib.evaluate import evaluate
 from hwlib.learner import outer_gradient
@@ -18,13 +19,17 @@ from hwlib.outer_loop import TrainConfig, meta_train
 from hwlib.tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
 
-def _setup(dtype=torch.float64, b=3, n_way=5, q=2, seed=0):
+def _setup(dtype=torch.float64, b=3, n_way=5, q=2, seed=0, binary=False):
+    """``binary``: 0/1 images with flat regions, like Omniglot's, so that max-pool windows
+    hold ties."""
     torch.manual_seed(seed)
     model = Conv4(n_way).to(dtype)
     phi = {k: v.to(dtype).detach().requires_grad_() for k, v in init_params(model, seed).items()}
-    batch = TaskBatch(torch.rand(b, n_way, 1, 28, 28, dtype=dtype),
+    image = lambda n: (torch.rand(b, n, 1, 28, 28, dtype=dtype) > 0.7).to(dtype) if binary \
+        else torch.rand(b, n, 1, 28, 28, dtype=dtype)
+    batch = TaskBatch(image(n_way),
                       torch.arange(n_way).expand(b, n_way).contiguous(),
-                      torch.rand(b, n_way * q, 1, 28, 28, dtype=dtype),
+                      image(n_way * q),
                       torch.arange(n_way).repeat(q).expand(b, n_way * q).contiguous())
     return model, phi, batch
 
@@ -54,6 +59,28 @@ def test_forward_tasks_equals_one_forward_per_task():
     assert losses.shape == (4,) and torch.allclose(losses[1], ((forward(mlp, p, x[1]) - y[1]) ** 2).mean())
 
 
+def test_batch_norm_has_the_derivatives_of_torchs_up_to_second_order():
+    x = torch.randn(3, 4, 5, 5, dtype=torch.float64, requires_grad=True)
+    g = (torch.rand(4, dtype=torch.float64) + 0.5).requires_grad_()
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(batch_norm, (x, g, b))
+
+    def second(bn, used):  # a second-order objective that reads the chosen first derivatives
+        y = bn(x, g, b)
+        first = torch.autograd.grad((y * torch.cos(y)).sum(), (x, g, b), create_graph=True)
+        outer = sum((f.sin() * (i + 1)).sum() for i, f in enumerate(first) if i in used)
+        return torch.autograd.grad(outer, (x, g, b), allow_unused=True)
+    aten = lambda x, g, b: torch.nn.functional.batch_norm(x, None, None, g, b, training=True)
+    for used in [(0, 1, 2), (0,), (1, 2)]:  # every cotangent, or some of them only
+        for mine, theirs in zip(second(batch_norm, used), second(aten, used)):
+            assert (mine is None and theirs is None) or torch.allclose(mine, theirs, atol=1e-10)
+    with pytest.raises(RuntimeError):  # third order is not supported: it says so, no wrong value
+        y = batch_norm(x, g, b)
+        gx, = torch.autograd.grad((y ** 3).sum(), x, create_graph=True)
+        hx, = torch.autograd.grad(gx.pow(2).sum(), x, create_graph=True)
+        torch.autograd.grad(hx.sum(), x)
+
+
 def test_forward_tasks_explains_bad_input():
     model, phi, batch = _setup()
     with pytest.raises(ValueError, match=r"params\['body.0.0.weight'\] has shape"):
@@ -64,10 +91,11 @@ def test_forward_tasks_explains_bad_input():
         forward_tasks(torch.nn.Sequential(torch.nn.Tanh()), {}, torch.zeros(2, 3, 4))
 
 
+@pytest.mark.parametrize("binary", [False, True])
 @pytest.mark.parametrize("steps", [1, 2])
 @pytest.mark.parametrize("algo", ["maml", "fomaml", "anil"])
-def test_fast_meta_gradient_equals_the_loop(algo, steps):
-    model, phi, batch = _setup()
+def test_fast_meta_gradient_equals_the_loop(algo, steps, binary):
+    model, phi, batch = _setup(binary=binary)
     loop = {"maml": lambda: answers.maml_meta_loss(model, phi, batch, 0.4, steps),
             "fomaml": lambda: answers.fomaml_meta_loss(model, phi, batch, 0.4, steps),
             "anil": lambda: anil_meta_loss(model, phi, batch, 0.4, steps)}[algo]()
