@@ -96,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", type=Path, help="also write the table of docs/benchmarks.md here")
     p.set_defaults(func=_bench)
 
+    p = sub.add_parser("profile-step", help="where one meta-step's time goes: convolutions "
+                       "against the rest, the bound on the roofline fraction, top operators (JSON)")
+    p.add_argument("--config", choices=list(CONFIGS), default="5w1s-q1")
+    p.add_argument("--algo", choices=list(ALGOS), default="maml")
+    p.add_argument("--impl", choices=list(IMPLS), default="fast")
+    p.add_argument("--meta-batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=3, help="profiled meta-steps (after 2 warm-ups)")
+    p.add_argument("--top", type=int, default=15, help="operators listed")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--omniglot-root", help="else $OMNIGLOT_ROOT; random images when absent")
+    p.add_argument("--markdown", type=Path, help="also write the operator table here")
+    p.set_defaults(func=_profile_step)
+
     p = sub.add_parser("bench-isolation", help="grading time with and without the sandbox (JSON)")
     p.add_argument("--profile", default="tiny", choices=list(PROFILES))
     p.add_argument("--repeats", type=int, default=1)
@@ -155,6 +168,21 @@ def _bench(args: argparse.Namespace) -> int:
     if args.markdown:
         args.markdown.write_text(markdown_table(report) + "\n")
     return 0 if not any("error" in r for r in report["results"]) else 1
+
+
+def _profile_step(args: argparse.Namespace) -> int:
+    import json
+
+    from autograder.research.bench_case import Case
+    from autograder.research.profile_step import markdown, profile_step
+
+    report = profile_step(Case(args.config, args.algo, args.impl, args.meta_batch,
+                               device=args.device, omniglot_root=args.omniglot_root),
+                          args.steps, args.top)
+    print(json.dumps(report, indent=2))
+    if args.markdown:
+        args.markdown.write_text(markdown(report) + "\n")
+    return 0
 
 
 def _bench_isolation(args: argparse.Namespace) -> int:

@@ -83,6 +83,21 @@ def test_bench_includes_the_incontext_learner_once(random_images):
     assert row["tasks_per_s"]["median"] > 0 and "ratio_vs_loop" not in row
 
 
+def test_profile_step_splits_convolutions_from_the_rest(random_images):
+    """The profile of a fast MAML step: the convolutions' share and in-step rate, the bound it
+    puts on the step's fraction of the roofline, the bandwidths, and a table of the top
+    operators with their shapes (no timing is asserted: the machine is shared)."""
+    from autograder.research.profile_step import markdown, profile_step
+
+    r = profile_step(Case("5w1s-q1", "maml", "fast", meta_batch=2), steps=1, top=4)
+    json.dumps(r)
+    assert 0 < r["convolution_share"] < 1 and r["gflop_per_step"] == pytest.approx(2 * 1.1553, rel=0.01)
+    assert r["bandwidth_gbs"] > 0 and r["cache_bandwidth_gbs"] > 0 and r["roofline_gflops"] > 0
+    assert r["convolution_gflops"] > 0 and r["convolution_roofline_fraction"] > 0
+    assert len(r["top"]) == 4 and any("conv" in t["op"] for t in r["top"])
+    assert markdown(r).count("\n") == 5 and "| `aten::" in markdown(r)
+
+
 @pytest.mark.slow  # the default run interleaves two implementations (above)
 def test_bench_compares_fast_loop_and_higher_in_one_run(random_images):
     pytest.importorskip("higher")

@@ -146,6 +146,18 @@ def ask_student(student: Student, fn: str, spec: dict, device: torch.device, *ex
     return ask
 
 
+def train_verified(train: Callable[[], object], functions: str) -> object:
+    """Run a tier's training, every gradient verified: its result, or the message every tier of
+    the assignment shows when a check failed or training diverged (``functions``: the
+    student's functions it trained with, as the message names them)."""
+    try:
+        return train()
+    except CheckFailed as e:
+        return str(e)
+    except FloatingPointError as e:
+        return f"meta-training with your {functions} diverged: {e}"
+
+
 _TRAINED: dict = {}
 
 

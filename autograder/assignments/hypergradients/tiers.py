@@ -32,7 +32,8 @@ from hwlib.tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
 from autograder.checks.common import leaf, probed_gradient
 from autograder.checks.student import MODEL, CheckFailed, P, Student, fail
-from autograder.checks.verified import Ask, Candidate, Trained, VerifiedGradient, tier_verdict
+from autograder.checks.verified import (Ask, Candidate, Trained, VerifiedGradient, tier_verdict,
+                                        train_verified)
 
 from .incontext import KNOWN, variant_logits
 
@@ -149,13 +150,8 @@ def incontext_tier_results(student, profile: Profile | None = None, seed: int = 
                            ) -> Trained | str:
     """Train once (the tier tests share it), every gradient verified; a failure becomes the
     tiers' message (``seed``, the grading seed, is not needed: every step is checked)."""
-    profile = profile or profile_named()
-    try:
-        return incontext_train_and_evaluate(Student.of(student, "incontext_logits"), profile)
-    except CheckFailed as e:
-        return str(e)
-    except FloatingPointError as e:
-        return f"meta-training with your incontext_logits diverged: {e}"
+    s, profile = Student.of(student, "incontext_logits"), profile or profile_named()
+    return train_verified(lambda: incontext_train_and_evaluate(s, profile), "incontext_logits")
 
 
 def check_incontext_tier(tier: int, result, profile: Profile | None = None) -> None:

@@ -34,9 +34,9 @@ from hwlib.tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
 from autograder.checks.common import leaf
 from autograder.checks.diagnose import meta_loss_tensor
-from autograder.checks.student import CheckFailed, Student
+from autograder.checks.student import Student
 from autograder.checks.verified import (Ask, Candidate, Trained, VerifiedGradient,
-                                        ask_student, tier_verdict)
+                                        ask_student, tier_verdict, train_verified)
 
 ALPHA = ALGORITHMS["maml"].alpha  # α of the tiers: MAML's, from its record
 
@@ -149,13 +149,9 @@ def tier_results(student, profile: Profile | None = None, seed: int = 0) -> Trai
         built.append(student_meta_gradient(s, device, model))
         return built[0]
 
-    try:
-        result = train_and_evaluate(None, profile, make=make)
-    except CheckFailed as e:
-        return str(e)
-    except FloatingPointError as e:
-        return f"meta-training with your functions diverged: {e}"
-    return Trained(result, built[0].variant, built[0].algorithm)
+    result = train_verified(lambda: train_and_evaluate(None, profile, make=make), "functions")
+    return result if isinstance(result, str) else Trained(result, built[0].variant,
+                                                          built[0].algorithm)
 
 
 def check_accuracy_tier(tier: int, result, maml_meta_loss=None,

@@ -32,9 +32,9 @@ from hwlib.splits import omniglot_splits
 from hwlib.tasks import EpisodeSampler, FixedTaskSet, TaskBatch
 
 from autograder.checks.common import leaf
-from autograder.checks.student import CheckFailed, Student
+from autograder.checks.student import Student
 from autograder.checks.verified import (Ask, Candidate, Trained, VerifiedGradient,
-                                        ask_student, tier_verdict)
+                                        ask_student, tier_verdict, train_verified)
 
 #: the judge's ProtoNet training per profile: 20-way 1-shot episodes with 5 queries per class
 #: (the notebook's recipe), then the tiers on the fixed 5-way 1-shot test tasks
@@ -124,13 +124,8 @@ def protonet_tier_results(student, profile: Profile | None = None, seed: int = 0
                           ) -> Trained | str:
     """Train once (the tier tests share it), every gradient verified; a failure becomes the
     tiers' message (``seed``, the grading seed, is not needed: every step is checked)."""
-    profile = profile or profile_named()
-    try:
-        return protonet_train_and_evaluate(Student.of(student, "protonet_loss"), profile)
-    except CheckFailed as e:
-        return str(e)
-    except FloatingPointError as e:
-        return f"meta-training with your protonet_loss diverged: {e}"
+    s, profile = Student.of(student, "protonet_loss"), profile or profile_named()
+    return train_verified(lambda: protonet_train_and_evaluate(s, profile), "protonet_loss")
 
 
 def check_protonet_tier(tier: int, result, profile: Profile | None = None) -> None:
