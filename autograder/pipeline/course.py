@@ -41,7 +41,8 @@ NBGRADER_MAIN = ("import sys; sys.modules.setdefault('rfc3987_syntax', None); "
 
 def nbgrader(args: list[str], cwd: Path, env: dict | None = None, timeout: float | None = None,
              check: bool = True) -> subprocess.CompletedProcess:
-    """Run nbgrader's command line (:data:`NBGRADER_MAIN`) with ``args`` in ``cwd``; raise :class:`PipelineError` on failure.
+    """Run nbgrader's command line (:data:`NBGRADER_MAIN`) with ``args`` in ``cwd``; raise
+    :class:`PipelineError` on failure.
 
     On a timeout nbgrader and every process it started are killed (the kernel runs in a
     session of its own, so killing nbgrader's process group alone would leave it running) and

@@ -48,16 +48,13 @@ class _Backward(torch.autograd.Function):
         return gx, ggamma, gbeta
 
     @staticmethod
-    def backward(ctx, a, b, c):
+    def backward(ctx, a, b, c):  # an unused output's cotangent arrives as zeros
         if torch.is_grad_enabled():  # create_graph=True here would need third derivatives
             raise RuntimeError("autograder.reference.batchnorm: third derivatives of BatchNorm "
                                "are not implemented; use F.batch_norm for them")
         gy, x, gamma, mean, invstd, g_gamma, g_beta = ctx.saved_tensors
         dims, m = _dims(x), x.numel() / x.shape[1]
         shape = lambda t: _per_channel(t, x)
-        a = torch.zeros_like(x) if a is None else a
-        b = torch.zeros_like(gamma) if b is None else b
-        c = torch.zeros_like(gamma) if c is None else c
         xhat = (x - shape(mean)) * shape(invstd)
         s_a, s_ax, s_ag = a.sum(dims), (a * xhat).sum(dims), (a * gy).sum(dims)
         r, gr = invstd, gamma * invstd

@@ -25,7 +25,7 @@ import platform
 import statistics
 import subprocess
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Optional
 
 import torch

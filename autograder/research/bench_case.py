@@ -22,7 +22,7 @@ import torch
 
 from autograder.reference.algorithms import ALGORITHMS
 
-from .flops import count_flops
+from .flops import count_flops, synchronizer
 
 CONFIGS = {"5w1s-q1": (5, 1, 1), "5w1s-q15": (5, 1, 15), "20w1s-q1": (20, 1, 1)}
 #: learners with one implementation (no per-task loop or ``higher`` counterpart): measured once
@@ -140,7 +140,7 @@ def serve(case: Case, commands=sys.stdin, out=sys.stdout) -> None:
     command ``run K`` time K meta-steps (sampling included) and answer their seconds; on
     ``done`` answer the peak memory and the sampling cost, and return."""
     step, sample, device, data = prepare(case)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()

@@ -9,7 +9,8 @@
   input gradient and the weight gradient) costs exactly the forward's multiply-adds:
   2 · N · (output positions) · C_out · (C_in / groups) · (kernel size).
 * :func:`matmul_gflops` — the roofline: a float32 square matmul measured on this device and
-  these threads, in the same run as the benchmark it is compared with.
+  these threads, in the same run as the benchmark it is compared with;
+  :func:`bandwidth_gbs` — the memory's roof: a float32 copy, bytes read + written per second.
 """
 
 from __future__ import annotations
@@ -52,18 +53,36 @@ def count_flops(fn: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
+def synchronizer(device: torch.device) -> Callable[[], None]:
+    """What waits for ``device``'s queued work before a clock is read (nothing on CPU)."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
+    """The median wall time of ``repeats`` calls of ``fn`` after one warm-up call."""
+    sync, times = synchronizer(device), []
+    fn()
+    for _ in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def matmul_gflops(device: torch.device | str = "cpu", n: int = 2048, repeats: int = 7) -> float:
     """The median GFLOP/s of an n×n float32 matmul (2n³ FLOPs) on ``device``, after a warm-up:
     the roofline the benchmark's GFLOP/s are a fraction of."""
     device = torch.device(device)
     a, b = (torch.randn(n, n, device=device) for _ in range(2))
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    a @ b
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        sync()
-        times.append(time.perf_counter() - t0)
-    return 2 * n ** 3 / statistics.median(times) / 1e9
+    return 2 * n ** 3 / median_seconds(lambda: a @ b, device, repeats) / 1e9
+
+
+def bandwidth_gbs(device: torch.device | str, shape: tuple, repeats: int = 9) -> float:
+    """GB/s of ``dst.copy_(src)`` on a float32 tensor of ``shape`` (bytes read + written)."""
+    device = torch.device(device)
+    src = torch.randn(*shape, device=device)
+    dst = torch.empty_like(src)
+    seconds = median_seconds(lambda: dst.copy_(src), device, repeats)
+    return 2 * src.numel() * src.element_size() / seconds / 1e9

@@ -33,25 +33,11 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from .bench_case import Case, prepare
-from .flops import count_flops, matmul_gflops
+from .flops import bandwidth_gbs, count_flops, matmul_gflops, synchronizer
 
 
+#: a first layer's activations in a pass of 16 tasks × 5 drawings (float32: 16 MB)
 ACTIVATION = (5, 1024, 28, 28)
-
-
-def bandwidth_gbs(device: torch.device, shape=ACTIVATION, repeats: int = 9) -> float:
-    """GB/s of ``dst.copy_(src)`` on a float32 tensor of ``shape`` (bytes read + written)."""
-    src = torch.randn(*shape, device=device)
-    dst = torch.empty_like(src)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = []
-    for _ in range(repeats + 1):
-        sync()
-        t0 = time.perf_counter()
-        dst.copy_(src)
-        sync()
-        times.append(time.perf_counter() - t0)
-    return 2 * src.numel() * src.element_size() / statistics.median(times[1:]) / 1e9
 
 
 def _is_convolution(name: str) -> bool:
@@ -81,8 +67,7 @@ def _timed(step, sample, sync, steps: int) -> float:
 def profile_step(case: Case, steps: int = 3, top: int = 15) -> dict:
     """Profile ``case``'s meta-step (see the module docstring); a JSON-able report."""
     step, sample, device, data = prepare(case)
-    cuda = device.type == "cuda"
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    cuda, sync = device.type == "cuda", synchronizer(device)
     for _ in range(2):
         step(sample())
     batch = sample()
@@ -90,7 +75,8 @@ def profile_step(case: Case, steps: int = 3, top: int = 15) -> dict:
     roofline = [matmul_gflops(device)]
     seconds = _timed(step, sample, sync, steps)
     roofline.append(matmul_gflops(device))
-    cache, memory = bandwidth_gbs(device), bandwidth_gbs(device, (40, *ACTIVATION[1:]))
+    cache = bandwidth_gbs(device, ACTIVATION)
+    memory = bandwidth_gbs(device, (40, *ACTIVATION[1:]))
     batches = [sample() for _ in range(steps)]
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities, record_shapes=True) as prof:
