@@ -99,3 +99,64 @@ def test_wrong_types_are_reported_second_assignment():
         SECOND.checks.check_protonet_logits(lambda q, c: q)
     with pytest.raises(CheckFailed, match="raised ZeroDivisionError"):
         SECOND.checks.check_protonet_loss(lambda *a, **k: 1 / 0)
+
+
+def test_the_judge_compares_with_the_exact_derivative_and_refuses_a_wrong_reference():
+    """true_gradient returns the reference's exact derivative (confirmed by finite differences),
+    so a correct answer is never judged against the differences' own error; a reference whose
+    derivative disagrees with a smooth slope is a JudgeError (a grader error, never a grade)."""
+    from autograder.checks.common import finite_difference, leaf, true_gradient
+    from autograder.checks.student import JudgeError
+
+    phi = {"w": torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64)}
+    f = lambda p: (p["w"].sin() * p["w"]).sum()  # noqa: E731
+    exact = true_gradient(f, phi)
+    at = leaf(phi)
+    assert torch.equal(exact["w"], torch.autograd.grad(f(at), at["w"])[0])
+    assert not torch.equal(exact["w"], finite_difference(lambda p: f(leaf(p)), phi)["w"])
+
+    class Doubled(torch.autograd.Function):  # a reference with a wrong backward
+        @staticmethod
+        def forward(ctx, w):
+            ctx.save_for_backward(w)
+            return (w ** 2).sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            (w,) = ctx.saved_tensors
+            return g * 4 * w
+
+    with pytest.raises(JudgeError, match="finite differences"):
+        true_gradient(lambda p: Doubled.apply(p["w"]), phi)
+
+
+@pytest.mark.parametrize("seed", (0, 5, 22))
+def test_the_example_weights_hypergradient_is_what_finite_differences_measure(seed):
+    """The judge's closed form −lr ∇L_val(θ̂)·∇l_i(θ) (at ε = 0 and at ε = 1) equals central
+    differences in ε wherever they measure a slope (steps h and h/10 agree); seed 22 holds a
+    ReLU kink within the step for one example, where the differences are wrong, not the form."""
+    from autograder.assignments.hypergradients.sample_weights import _loss, batch_of, hypergradient
+
+    model, theta, x, y, x_val, y_val, lr = batch_of(seed)
+
+    def differences(at: float, h: float) -> torch.Tensor:
+        def val(eps):
+            th = {k: v.detach().requires_grad_(True) for k, v in theta.items()}
+            grads = torch.autograd.grad((eps * _loss(model, th, x, y, "none")).sum(),
+                                        list(th.values()))
+            moved = {k: v.detach() - lr * g for (k, v), g in zip(th.items(), grads)}
+            return _loss(model, moved, x_val, y_val).item()
+        out = []
+        for i in range(len(y)):
+            e = torch.zeros(len(y), dtype=torch.float64)
+            e[i] = h
+            base = torch.full((len(y),), at, dtype=torch.float64)
+            out.append((val(base + e) - val(base - e)) / (2 * h))
+        return torch.tensor(out, dtype=torch.float64)
+
+    for at in (0.0, 1.0):
+        form = hypergradient(model, theta, x, y, x_val, y_val, lr, at=at)
+        coarse, fine = differences(at, 1e-5), differences(at, 1e-6)
+        smooth = (coarse - fine).abs() <= 1e-6 * (1 + fine.abs())
+        assert smooth.sum() >= len(y) // 2
+        assert torch.allclose(form[smooth], fine[smooth], rtol=1e-5, atol=1e-8), (form, fine)

@@ -251,3 +251,21 @@ def test_a_failed_tier_names_the_function_that_failed_its_own_test(monkeypatch):
     got = verdicts.judge_all(None, tests, TINY, 3, deadline=float("inf"),
                              assignment=assignment_named("metalearning"))
     assert "calls your inner_update, which failed its own test (test_inner_update)" in got["tier1"]
+
+
+def test_a_reference_that_fails_its_self_check_is_a_grader_error_not_a_grade(monkeypatch):
+    """A JudgeError (the judge's own reference disagrees with finite differences) stops the
+    notebook's judging with a GraderError: the pipeline writes "grader error", never a score."""
+    from autograder.assignments.metalearning import checks
+    from autograder.checks.student import JudgeError
+    from autograder.judge import verdicts
+    from autograder.transport.client import GraderError
+
+    def broken_reference(student, seed):
+        raise JudgeError("the reference's derivative differs from finite differences")
+    monkeypatch.setattr(checks, "check_inner_update", broken_reference)
+    monkeypatch.setattr(verdicts, "_values", lambda student, tests: {})
+    tests = (verdicts.Test("test_inner_update", 2, "check_inner_update"),)
+    with pytest.raises(GraderError, match="check_inner_update's reference failed its self-check"):
+        verdicts.judge_all(None, tests, TINY, 3, deadline=float("inf"),
+                           assignment=assignment_named("metalearning"))

@@ -28,6 +28,11 @@ class CheckFailed(AssertionError):
     """A graded check failed; the message names the cause in words."""
 
 
+class JudgeError(RuntimeError):
+    """The judge's own reference failed a self-check (e.g. its derivative disagrees with finite
+    differences): no verdict can be given; the pipeline reports a grader error, never a grade."""
+
+
 def fail(message: str) -> None:
     raise CheckFailed(message)
 

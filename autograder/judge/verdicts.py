@@ -18,7 +18,7 @@ from pathlib import Path
 
 from autograder.assignments import Assignment
 from autograder.checks.common import check_answer
-from autograder.checks.student import CheckFailed, Opaque, Student
+from autograder.checks.student import CheckFailed, JudgeError, Opaque, Student
 from autograder.judge.grading_key import derive
 from hwlib.profiles import Profile
 
@@ -104,6 +104,8 @@ def judge_all(student: Student, tests: tuple[Test, ...], profile: Profile, seed:
                 verdicts[test.grade_id] = str(e)
             except GraderError:
                 raise  # no verdict at all: the grading environment failed
+            except JudgeError as e:  # the judge's own reference failed: never the student's
+                raise GraderError(f"{name}'s reference failed its self-check: {e}") from e
             except WorkerLost as e:
                 verdicts[test.grade_id] = f"your code stopped the grading process during this test: {e}"
                 if name in tier_of:
