@@ -227,13 +227,13 @@ def _check_hypergradient(grads: dict, model, phi, problem, theta, state, T: int)
     def meta(p):
         return _reference(model, p, problem, theta, state, T)[0]
 
-    if T == 1:  # central finite differences of the true meta-loss
+    if T == 1:  # the reference's exact derivative, confirmed by central finite differences
         want = true_gradient(meta, phi)
-    else:  # the reference's exact float64 hypergradient: what the differences agree with at 1
+    else:  # the reference's exact float64 hypergradient (the differences confirm it at T = 1)
         at = leaf(phi)
         want = dict(zip(phi, torch.autograd.grad(meta(at), list(at.values()))))
-    # T = 1: finite differences (1e-5); T > 1: the exact float64 hypergradient, so tight that
-    # the second-order term (small: it enters through log|g|'s slope 1/(p·g)) is seen
+    # T = 1: 1e-5 (no second-order term yet: g₀ does not depend on φ); T > 1: so tight that the
+    # second-order term (small: it enters through log|g|'s slope 1/(p·g)) is seen
     tol = dict(rtol=1e-5, atol=1e-9) if T == 1 else dict(rtol=1e-9, atol=1e-12)
     if close(grads, want, **tol):
         return

@@ -2,8 +2,9 @@
 
 On fresh sine tasks (support and query of different sizes, α drawn per grading) and on
 classification tasks with shuffled labels: the value (1/B) Σ_i l_query_i(θ̂_i) for 1, 2 and 3
-inner steps, and the meta-gradient against central finite differences of the true meta-loss
-(MAML: second order at every step count) or against the first-order gradient (FOMAML).  A
+inner steps, and the meta-gradient against the reference's exact float64 derivative, confirmed by
+central finite differences of the true meta-loss at one step (MAML: second order at every step
+count) or against the first-order gradient (FOMAML).  A
 wrong value is matched against the family of common mistakes (:mod:`.diagnose`); φ changed in
 place is caught from the inputs after the call.  Graded alone: the worker lends the reference
 ``inner_update`` while these run.
@@ -69,7 +70,7 @@ def _asker(s: Student, name: str, spec: dict, phi, batch, alpha: float, steps: i
 
 def _check_meta_gradient(name: str, grads: dict, model, phi, batch, alpha: float, steps: int,
                          second_order: bool) -> None:
-    if steps == 1:  # central finite differences of the true meta-loss
+    if steps == 1:  # the exact derivative, confirmed by central finite differences
         fd = true_gradient(lambda p: ref.maml_meta_loss(model, p, batch, alpha), phi)
     else:  # the reference's exact (autograd, float64) meta-gradient: what FD agrees with at 1
         at = leaf(phi)

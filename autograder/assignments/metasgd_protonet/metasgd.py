@@ -4,8 +4,8 @@ and the Meta-SGD meta-loss.
 θ̂ = θ − α ⊙ ∇θ l_support(θ), one learning rate per element of θ.  The graded α is drawn per
 element from the grading's seed (never all equal, never a value students hard-code), so a
 scalar α, an ignored α or a hard-coded number gives a wrong θ̂.  The meta-gradient is checked
-w.r.t. both φ and α against central finite differences of the true meta-loss
-(:func:`.common.true_gradient` on φ and α packed in one dict).  A wrong answer is matched
+w.r.t. both φ and α against the true meta-gradient: the reference's exact derivative confirmed
+by central finite differences (:func:`.common.true_gradient` on φ and α packed in one dict).  A wrong answer is matched
 against the answers of common mistakes (:mod:`.diagnose_metasgd`) to name the cause.  Graded
 alone: the worker lends the reference ``metasgd_inner_update`` while the meta-loss runs.
 """
@@ -174,8 +174,8 @@ def _called_again(s: Student, model, phi: dict, alphas: dict, t) -> None:
 
 @functools.lru_cache(maxsize=16)
 def _expected(seed: int, steps: int) -> tuple[dict, dict]:
-    """The true meta-gradient w.r.t. φ and α packed (finite differences at one step; the
-    reference's exact float64 autograd beyond, what they agree with at one step) and the
+    """The true meta-gradient w.r.t. φ and α packed (the reference's exact float64 autograd,
+    confirmed by finite differences at one step) and the
     first-order one (no graph through the inner gradients)."""
     model, phi, batch = tiny_sine_problem(seed=seed)
     alphas = draw_alphas(phi, seed)
