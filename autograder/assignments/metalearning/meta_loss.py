@@ -70,12 +70,9 @@ def _asker(s: Student, name: str, spec: dict, phi, batch, alpha: float, steps: i
 
 def _check_meta_gradient(name: str, grads: dict, model, phi, batch, alpha: float, steps: int,
                          second_order: bool) -> None:
-    if steps == 1:  # the exact derivative, confirmed by central finite differences
-        fd = true_gradient(lambda p: ref.maml_meta_loss(model, p, batch, alpha), phi)
-    else:  # the reference's exact (autograd, float64) meta-gradient: what FD agrees with at 1
-        at = leaf(phi)
-        fd = dict(zip(phi, torch.autograd.grad(ref.maml_meta_loss(model, at, batch, alpha, steps),
-                                               list(at.values()))))
+    # the reference's exact float64 meta-gradient, confirmed by finite differences at one step
+    fd = true_gradient(lambda p: ref.maml_meta_loss(model, p, batch, alpha, steps), phi,
+                       confirm=steps == 1)
     at = leaf(phi)
     first = dict(zip(phi, torch.autograd.grad(ref.fomaml_meta_loss(model, at, batch, alpha, steps),
                                               list(at.values()))))

@@ -5,9 +5,10 @@ and the Meta-SGD meta-loss.
 element from the grading's seed (never all equal, never a value students hard-code), so a
 scalar α, an ignored α or a hard-coded number gives a wrong θ̂.  The meta-gradient is checked
 w.r.t. both φ and α against the true meta-gradient: the reference's exact derivative confirmed
-by central finite differences (:func:`.common.true_gradient` on φ and α packed in one dict).  A wrong answer is matched
-against the answers of common mistakes (:mod:`.diagnose_metasgd`) to name the cause.  Graded
-alone: the worker lends the reference ``metasgd_inner_update`` while the meta-loss runs.
+by central finite differences (:func:`.common.true_gradient` on φ and α packed in one dict).
+A wrong answer is matched against the answers of common mistakes (:mod:`.diagnose_metasgd`) to
+name the cause.  Graded alone: the worker lends the reference ``metasgd_inner_update`` while
+the meta-loss runs.
 """
 
 from __future__ import annotations
@@ -180,11 +181,7 @@ def _expected(seed: int, steps: int) -> tuple[dict, dict]:
     model, phi, batch = tiny_sine_problem(seed=seed)
     alphas = draw_alphas(phi, seed)
     f = lambda p: ref.metasgd_meta_loss(model, *unpack(p), batch, steps)  # noqa: E731
-    if steps == 1:
-        true = true_gradient(f, pack(phi, alphas))
-    else:
-        at = leaf(pack(phi, alphas))
-        true = dict(zip(at, torch.autograd.grad(f(at), list(at.values()))))
+    true = true_gradient(f, pack(phi, alphas), confirm=steps == 1)
     at = leaf(pack(phi, alphas))
     loss = metasgd_loss(model, *unpack(at), batch, steps, create_graph=False)
     return true, dict(zip(at, torch.autograd.grad(loss, list(at.values()))))
